@@ -1,0 +1,115 @@
+"""Membership endpoints: join, invite, leave, kick, ban, unban.
+
+Spec: Client-Server API, "Room membership" > "Joining rooms", "Leaving rooms", "Banning users
+in a room". The rules each change must pass live in ``minihs.membership_rules``.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from minihs.api.request import field, homeserver, json_object, requester
+from minihs.jsonutil import json_response
+
+# Keys of a join body that steer the request rather than describe the member.
+_JOIN_CONTROL_KEYS = ("third_party_signed", "membership")
+
+
+async def _join(request: web.Request, room_id_or_alias: str) -> web.Response:
+    hs = homeserver(request)
+    who = await requester(request)
+    body = await json_object(request)
+    field(body, "reason", str)
+    hs.ratelimits.joins_per_user.check(who.user_id)
+    extra = {k: v for k, v in body.items() if k not in _JOIN_CONTROL_KEYS}
+    room_id = await hs.rooms.join(who.user_id, room_id_or_alias, extra)
+    return json_response({"room_id": room_id})
+
+
+async def join_by_id_or_alias(request: web.Request) -> web.Response:
+    """POST /_matrix/client/v3/join/{roomIdOrAlias}
+
+    Spec: "Joining rooms" > POST /join/{roomIdOrAlias}. Extra body keys (``reason`` and custom
+    ones) go into the member event's content. ``via``/``server_name`` are ignored: minihs knows
+    only its own rooms.
+    """
+    return await _join(request, request.match_info["roomIdOrAlias"])
+
+
+async def join_by_id(request: web.Request) -> web.Response:
+    """POST /_matrix/client/v3/rooms/{roomId}/join
+
+    Spec: "Joining rooms" > POST /rooms/{roomId}/join.
+    """
+    return await _join(request, request.match_info["roomId"])
+
+
+async def invite(request: web.Request) -> web.Response:
+    """POST /_matrix/client/v3/rooms/{roomId}/invite
+
+    Spec: "Joining rooms" > POST /rooms/{roomId}/invite.
+    """
+    who = await requester(request)
+    body = await json_object(request)
+    target = field(body, "user_id", str, required=True)
+    reason = field(body, "reason", str)
+    await homeserver(request).rooms.invite(who.user_id, request.match_info["roomId"], target, reason)
+    return json_response({})
+
+
+async def leave(request: web.Request) -> web.Response:
+    """POST /_matrix/client/v3/rooms/{roomId}/leave
+
+    Spec: "Leaving rooms" > POST /rooms/{roomId}/leave; also rejects a pending invite.
+    """
+    who = await requester(request)
+    body = await json_object(request)
+    reason = field(body, "reason", str)
+    await homeserver(request).rooms.leave(who.user_id, request.match_info["roomId"], reason)
+    return json_response({})
+
+
+async def _moderate(request: web.Request, action: str) -> web.Response:
+    who = await requester(request)
+    body = await json_object(request)
+    target = field(body, "user_id", str, required=True)
+    reason = field(body, "reason", str)
+    rooms = homeserver(request).rooms
+    act = {"kick": rooms.kick, "ban": rooms.ban, "unban": rooms.unban}[action]
+    await act(who.user_id, request.match_info["roomId"], target, reason)
+    return json_response({})
+
+
+async def kick(request: web.Request) -> web.Response:
+    """POST /_matrix/client/v3/rooms/{roomId}/kick
+
+    Spec: "Leaving rooms" > POST /rooms/{roomId}/kick.
+    """
+    return await _moderate(request, "kick")
+
+
+async def ban(request: web.Request) -> web.Response:
+    """POST /_matrix/client/v3/rooms/{roomId}/ban
+
+    Spec: "Banning users in a room" > POST /rooms/{roomId}/ban.
+    """
+    return await _moderate(request, "ban")
+
+
+async def unban(request: web.Request) -> web.Response:
+    """POST /_matrix/client/v3/rooms/{roomId}/unban
+
+    Spec: "Banning users in a room" > POST /rooms/{roomId}/unban.
+    """
+    return await _moderate(request, "unban")
+
+
+ROUTES = [
+    ("POST", "/join/{roomIdOrAlias}", join_by_id_or_alias),
+    ("POST", "/rooms/{roomId}/join", join_by_id),
+    ("POST", "/rooms/{roomId}/invite", invite),
+    ("POST", "/rooms/{roomId}/leave", leave),
+    ("POST", "/rooms/{roomId}/kick", kick),
+    ("POST", "/rooms/{roomId}/ban", ban),
+    ("POST", "/rooms/{roomId}/unban", unban),
+]

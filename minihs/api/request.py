@@ -1,0 +1,108 @@
+"""Reading a request: the JSON body, fields of the right type, query parameters, the requester.
+
+Every way a request can be malformed becomes the errcode the spec names for it here, once, so
+each handler reads as a list of the parameters its endpoint takes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from minihs.accounts import Requester
+from minihs.errors import Codes, MatrixError, bad_json, missing_param
+from minihs.homeserver import HOMESERVER, Homeserver
+from minihs.jsonutil import loads_strict
+
+T = TypeVar("T")
+
+_TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", dict: "an object", list: "an array"}
+
+
+def homeserver(request: web.Request) -> Homeserver:
+    return request.app[HOMESERVER]
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object. An empty body counts as ``{}``: clients POST join, leave and
+    logout with no body at all, with or without a Content-Type."""
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    max_depth = homeserver(request).config.limits.max_json_depth
+    try:
+        body = loads_strict(raw, max_depth)
+    except ValueError as exc:
+        raise MatrixError(400, Codes.NOT_JSON, f"Content not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise bad_json("Content must be a JSON object")
+    return body
+
+
+def field(body: dict[str, Any], name: str, kind: type[T], *, required: bool = False) -> T | None:
+    """``body[name]`` checked to be of ``kind``; None when absent (or null) and not required."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise missing_param(name)
+        return None
+    # bool is an int in Python, and an integer is not a boolean in JSON.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise bad_json(f"'{name}' must be {_TYPE_NAMES.get(kind, kind.__name__)}")
+    return value
+
+
+def query_param(request: web.Request, name: str, *, required: bool = False) -> str | None:
+    values = request.query.getall(name, [])
+    if not values:
+        if required:
+            raise missing_param(name)
+        return None
+    if len(values) > 1:
+        raise MatrixError(400, Codes.INVALID_PARAM, f"Parameter '{name}' given more than once")
+    return values[0]
+
+
+def access_token_of(request: web.Request) -> str | None:
+    """The token from ``Authorization: Bearer`` or (when enabled) ``?access_token=``.
+
+    Spec: "Using access tokens". Both at once is refused, as Synapse does: which one to believe
+    would be a guess.
+    """
+    header = request.headers.get("Authorization")
+    query_token = None
+    if "access_token" in request.query:
+        if not homeserver(request).config.allow_access_token_in_query:
+            raise MatrixError(
+                401, Codes.MISSING_TOKEN, "Access tokens in the query string are disabled here"
+            )
+        query_token = query_param(request, "access_token")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise MatrixError(401, Codes.MISSING_TOKEN, "Invalid Authorization header")
+        if query_token is not None:
+            raise MatrixError(
+                400, Codes.MISSING_TOKEN, "Mixing Authorization headers and access_token query parameters."
+            )
+        return token.strip()
+    return query_token
+
+
+async def requester(request: web.Request) -> Requester:
+    """Authenticate the request. Spec: 401 M_MISSING_TOKEN without a token, 401 M_UNKNOWN_TOKEN
+    (with ``soft_logout: false``) for one the server does not know."""
+    token = access_token_of(request)
+    if not token:
+        raise MatrixError(401, Codes.MISSING_TOKEN, "Missing access token")
+    owner = await homeserver(request).accounts.requester_for_token(token)
+    if owner is None:
+        raise MatrixError(
+            401, Codes.UNKNOWN_TOKEN, "Unrecognised access token", extra={"soft_logout": False}
+        )
+    return owner
+
+
+def client_address(request: web.Request) -> str:
+    return request.remote or "unknown"

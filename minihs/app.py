@@ -1,0 +1,80 @@
+"""The aiohttp application: middlewares, routes and the homeserver's lifetime."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import AsyncIterator
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from minihs.api import account, membership, mutual_rooms, rooms, versions
+from minihs.config import Config
+from minihs.errors import add_cors_headers, matrix_error_middleware
+from minihs.homeserver import HOMESERVER, Homeserver
+
+CLIENT_V3 = "/_matrix/client/v3"
+CLIENT_R0 = "/_matrix/client/r0"  # matrix-nio 0.24 and older still call r0 paths
+CLIENT_V1 = "/_matrix/client/v1"
+
+_TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&\s]*")
+
+
+def redact_tokens(text: str) -> str:
+    return _TOKEN_IN_QUERY.sub(r"\1<redacted>", text)
+
+
+class RedactingAccessLogger(AbstractAccessLogger):
+    """One line per request, with any ``access_token`` query parameter replaced."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            '%s "%s %s" %s %.1fms',
+            request.remote,
+            request.method,
+            redact_tokens(request.path_qs),
+            response.status,
+            time * 1000,
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+
+def _add_routes(app: web.Application) -> None:
+    router = app.router
+    for module in (account, rooms, membership):
+        for method, path, handler in module.ROUTES:
+            for prefix in (CLIENT_V3, CLIENT_R0):
+                router.add_route(method, prefix + path, handler)
+    for method, path, handler in account.V1_ROUTES:
+        router.add_route(method, CLIENT_V1 + path, handler)
+    for method, path, handler in mutual_rooms.ROUTES:
+        router.add_route(method, path, handler)
+    router.add_get("/_matrix/client/versions", versions.versions)
+    router.add_get("/.well-known/matrix/client", versions.well_known_client)
+
+
+def create_app(config: Config, homeserver: Homeserver | None = None) -> web.Application:
+    """Build the application. Without ``homeserver``, one is opened on startup and closed on
+    cleanup; with one, the caller owns its lifetime (the fixture server shares it)."""
+    app = web.Application(
+        middlewares=[matrix_error_middleware],
+        client_max_size=config.limits.max_request_body_bytes,
+    )
+    _add_routes(app)
+    app.on_response_prepare.append(add_cors_headers)
+
+    if homeserver is not None:
+        app[HOMESERVER] = homeserver
+    else:
+
+        async def homeserver_lifetime(app: web.Application) -> AsyncIterator[None]:
+            app[HOMESERVER] = await Homeserver.open(config)
+            yield
+            await app[HOMESERVER].close()
+
+        app.cleanup_ctx.append(homeserver_lifetime)
+    return app

@@ -1,0 +1,243 @@
+"""Typed configuration, loaded from YAML.
+
+Every key has a default here, and every key is documented in ``config.sample.yaml``. A bad file
+raises :class:`ConfigError` naming the file and the dotted key, which the CLI prints as one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SYNCHRONOUS_LEVELS = ("off", "normal", "full", "extra")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+SUPPORTED_ROOM_VERSIONS = ("10", "11", "12")
+REGISTRATION_MODES = ("open", "closed", "token")
+MAX_SERVER_NAME_LENGTH = 128
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased for the one-line message the CLI prints."""
+
+
+@dataclass
+class ListenConfig:
+    host: str = "127.0.0.1"
+    port: int = 8008
+
+    def validate(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port: must be between 0 and 65535")
+
+
+@dataclass
+class DatabaseConfig:
+    path: str = "minihs.db"
+    synchronous: str = "normal"
+
+    def validate(self) -> None:
+        if self.synchronous not in SYNCHRONOUS_LEVELS:
+            raise ValueError(f"synchronous: must be one of {', '.join(SYNCHRONOUS_LEVELS)}")
+        if not self.path:
+            raise ValueError("path: must not be empty")
+
+
+@dataclass
+class RegistrationConfig:
+    enabled: bool = True
+    # open: anyone; token: a registration token from `tokens` is required; closed: nobody.
+    mode: str = "open"
+    tokens: list[str] = field(default_factory=list)
+    # Enables Synapse-compatible POST /_synapse/admin/v1/register when set.
+    shared_secret: str = ""
+
+    def validate(self) -> None:
+        if self.mode not in REGISTRATION_MODES:
+            raise ValueError(f"mode: must be one of {', '.join(REGISTRATION_MODES)}")
+        if self.mode == "token" and not self.tokens:
+            raise ValueError("tokens: mode 'token' needs at least one token")
+
+
+@dataclass
+class PasswordHashingConfig:
+    # scrypt cost: N = 2**log2_n with r=8, p=1. 16 takes about 64 MiB and 0.14 s per hash.
+    scrypt_log2_n: int = 16
+    scrypt_r: int = 8
+
+    def validate(self) -> None:
+        if not 1 <= self.scrypt_log2_n <= 20:
+            raise ValueError("scrypt_log2_n: must be between 1 and 20")
+        if not 1 <= self.scrypt_r <= 32:
+            raise ValueError("scrypt_r: must be between 1 and 32")
+
+
+@dataclass
+class LimitsConfig:
+    max_request_body_bytes: int = 1_048_576
+    max_json_depth: int = 64
+
+    def validate(self) -> None:
+        if self.max_request_body_bytes < 1024:
+            raise ValueError("max_request_body_bytes: must be at least 1024")
+        if not 2 <= self.max_json_depth <= 512:
+            raise ValueError("max_json_depth: must be between 2 and 512")
+
+
+@dataclass
+class RateLimit:
+    """A token bucket: ``per_second`` refill, ``burst`` capacity. ``enabled: false`` turns it off."""
+
+    enabled: bool = True
+    per_second: float = 1.0
+    burst: int = 10
+
+    def validate(self) -> None:
+        if self.per_second <= 0:
+            raise ValueError("per_second: must be greater than 0")
+        if self.burst < 1:
+            raise ValueError("burst: must be at least 1")
+
+
+@dataclass
+class RateLimitsConfig:
+    login_per_address: RateLimit = field(default_factory=lambda: RateLimit(True, 0.5, 10))
+    login_per_user: RateLimit = field(default_factory=lambda: RateLimit(True, 0.5, 10))
+    registration_per_address: RateLimit = field(default_factory=lambda: RateLimit(True, 0.2, 10))
+    joins_per_user: RateLimit = field(default_factory=lambda: RateLimit(True, 2.0, 20))
+    mutual_rooms_per_user: RateLimit = field(default_factory=lambda: RateLimit(True, 10.0, 50))
+
+
+@dataclass
+class RoomsConfig:
+    default_room_version: str = "12"
+
+    def validate(self) -> None:
+        if self.default_room_version not in SUPPORTED_ROOM_VERSIONS:
+            raise ValueError(
+                f"default_room_version: must be one of {', '.join(SUPPORTED_ROOM_VERSIONS)}"
+            )
+
+
+@dataclass
+class MutualRoomsConfig:
+    page_size: int = 100
+    # How long a `next_batch` token stays valid. The spec asks for at least 10 minutes.
+    token_lifetime_seconds: int = 3600
+
+    def validate(self) -> None:
+        if not 1 <= self.page_size <= 10_000:
+            raise ValueError("page_size: must be between 1 and 10000")
+        if self.token_lifetime_seconds < 600:
+            raise ValueError("token_lifetime_seconds: must be at least 600 (spec: 10 minutes)")
+
+
+@dataclass
+class Config:
+    server_name: str = "localhost"
+    public_baseurl: str = ""
+    listen: ListenConfig = field(default_factory=ListenConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    registration: RegistrationConfig = field(default_factory=RegistrationConfig)
+    password_hashing: PasswordHashingConfig = field(default_factory=PasswordHashingConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    rate_limits: RateLimitsConfig = field(default_factory=RateLimitsConfig)
+    rooms: RoomsConfig = field(default_factory=RoomsConfig)
+    mutual_rooms: MutualRoomsConfig = field(default_factory=MutualRoomsConfig)
+    # Spec v1.19 still allows `?access_token=`; matrix-nio sends it that way.
+    allow_access_token_in_query: bool = True
+    # Random per process when empty: pagination tokens then do not survive a restart.
+    token_signing_key: str = ""
+    # POST /_minihs/admin/reset for test harnesses; only ever answered on loopback.
+    enable_admin_reset: bool = False
+    access_log: bool = True
+    log_level: str = "info"
+
+    def validate(self) -> None:
+        from minihs.ids import is_valid_server_name
+
+        if not is_valid_server_name(self.server_name):
+            raise ValueError(f"server_name: {self.server_name!r} is not a valid server name")
+        if len(self.server_name) > MAX_SERVER_NAME_LENGTH:
+            # Room IDs of versions 10 and 11 contain it, and a mutual-rooms pagination token
+            # carries a room ID within the 255 characters the spec allows a token.
+            raise ValueError(f"server_name: at most {MAX_SERVER_NAME_LENGTH} characters")
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"log_level: must be one of {', '.join(LOG_LEVELS)}")
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check one YAML value against its declared type; raise ConfigError with the dotted key."""
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: must be a mapping")
+        return _build(tp, value, key + ".")
+    if typing.get_origin(tp) is list:
+        (item_type,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: must be {_type_name(tp)}")
+        return [_coerce(item, item_type, f"{key}[{i}]") for i, item in enumerate(value)]
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    # bool is an int subclass in Python; YAML `port: yes` must not become port 1.
+    if not isinstance(value, tp) or (tp is not bool and isinstance(value, bool)):
+        raise ConfigError(f"{key}: must be {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            raise ConfigError(f"{prefix}{key}: unknown key")
+    values = {key: _coerce(value, hints[key], prefix + key) for key, value in data.items()}
+    obj = cls(**values)
+    validate = getattr(obj, "validate", None)
+    if validate is not None:
+        try:
+            validate()
+        except ValueError as exc:
+            raise ConfigError(f"{prefix}{exc}") from None
+    return obj
+
+
+def config_from_dict(data: dict[str, Any] | None) -> Config:
+    """Build a Config from a mapping shaped like the YAML file (missing keys keep defaults)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a mapping")
+    return _build(Config, data)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and check a YAML config file. Every failure is a ConfigError naming the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the file: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: YAML syntax error{at}: {problem}") from None
+    try:
+        return config_from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

@@ -1,0 +1,82 @@
+"""JSON in and out: strict decoding of client bodies, compact encoding of responses.
+
+The decoder is stricter than Python's default because everything a client sends may end up
+in an event, and events must survive canonical JSON (spec appendix "Canonical JSON"):
+integers within [-(2**53)+1, 2**53-1], no NaN or Infinity, valid Unicode, bounded nesting.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+MAX_SAFE_INTEGER = 2**53 - 1
+
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def dumps(value: Any) -> str:
+    return _compact.encode(value)
+
+
+def json_response(value: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        text=dumps(value), status=status, content_type="application/json", charset="utf-8"
+    )
+
+
+class JsonRejected(ValueError):
+    """The text is JSON Python accepts, but not JSON minihs stores (the reason says why)."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise JsonRejected(f"{name} is not allowed in JSON")
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise JsonRejected("duplicate keys in a JSON object")
+    return obj
+
+
+def _check_value(value: Any, depth: int, max_depth: int) -> None:
+    if depth > max_depth:
+        raise JsonRejected(f"JSON nested deeper than {max_depth} levels")
+    if isinstance(value, str):
+        _check_text(value)
+    elif isinstance(value, bool) or value is None or isinstance(value, float):
+        return
+    elif isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            raise JsonRejected("integer out of the range JSON can carry exactly (±2**53-1)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_value(item, depth + 1, max_depth)
+    elif isinstance(value, list):
+        for item in value:
+            _check_value(item, depth + 1, max_depth)
+
+
+def _check_text(text: str) -> None:
+    # json accepts "\ud800" escapes; a lone surrogate cannot be stored or re-encoded as UTF-8.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise JsonRejected("JSON string contains an unpaired surrogate") from None
+
+
+def loads_strict(raw: bytes, max_depth: int = 64) -> Any:
+    """Decode a client's JSON body; raise JsonRejected (or ValueError) when minihs cannot keep it."""
+    text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    try:
+        value = json.loads(
+            text, parse_constant=_reject_constant, object_pairs_hook=_reject_duplicates
+        )
+    except RecursionError:
+        raise JsonRejected(f"JSON nested deeper than {max_depth} levels") from None
+    _check_value(value, 0, max_depth)
+    return value

@@ -1,0 +1,67 @@
+"""The per-user joined-rooms index: the one source the Mutual Rooms API reads.
+
+For each user, the set of room IDs where their current membership is ``join``. It is rebuilt
+from the database at start and changed only after a membership change has been committed, so
+it never shows a change the database does not hold. Mutual rooms is the intersection of two of
+these sets: Python intersects by walking the smaller one, so the cost follows the smaller set.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+class JoinedRoomsIndex:
+    def __init__(self) -> None:
+        self._rooms_of: dict[str, set[str]] = {}
+        # One shared string object per room ID keeps a million memberships cheap in memory.
+        self._room_ids: dict[str, str] = {}
+
+    def load(self, joined: Iterable[tuple[str, str]]) -> None:
+        """Replace the whole index with these (user_id, room_id) pairs."""
+        self.clear()
+        for user_id, room_id in joined:
+            self.add(user_id, room_id)
+
+    def clear(self) -> None:
+        self._rooms_of.clear()
+        self._room_ids.clear()
+
+    def add(self, user_id: str, room_id: str) -> None:
+        room_id = self._room_ids.setdefault(room_id, room_id)
+        rooms = self._rooms_of.get(user_id)
+        if rooms is None:
+            self._rooms_of[user_id] = rooms = set()
+        rooms.add(room_id)
+
+    def discard(self, user_id: str, room_id: str) -> None:
+        rooms = self._rooms_of.get(user_id)
+        if rooms is not None:
+            rooms.discard(room_id)
+            if not rooms:
+                del self._rooms_of[user_id]
+
+    def record(self, user_id: str, room_id: str, membership: str) -> None:
+        """Apply one committed membership change."""
+        if membership == "join":
+            self.add(user_id, room_id)
+        else:
+            self.discard(user_id, room_id)
+
+    def joined_rooms_of(self, user_id: str) -> frozenset[str] | set[str]:
+        """The user's joined rooms. The set is the index's own: read it, never change it."""
+        return self._rooms_of.get(user_id, _EMPTY)
+
+    def mutual_rooms(self, user_a: str, user_b: str) -> set[str]:
+        """Rooms where both users are joined; cost proportional to the smaller set."""
+        rooms_a = self._rooms_of.get(user_a)
+        rooms_b = self._rooms_of.get(user_b)
+        if not rooms_a or not rooms_b:
+            return set()
+        return rooms_a & rooms_b
+
+    def as_pairs(self) -> set[tuple[str, str]]:
+        """Every (user_id, room_id) pair: for checking the index against the database."""
+        return {(user, room) for user, rooms in self._rooms_of.items() for room in rooms}

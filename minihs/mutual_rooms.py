@@ -1,0 +1,127 @@
+"""The Mutual Rooms API (MSC2666, spec v1.19 "Mutual Rooms"): the rooms two users share.
+
+Computed on request as the intersection of the two users' joined-room sets from the in-memory
+index, then sorted by room ID and cut into pages. Pagination tokens are stateless: they carry
+the last room ID of the page they follow, when they were issued, and an HMAC binding both to
+the pair of users, so a token from another pair, a forged one, or an old one is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import heapq
+import secrets
+import time
+from dataclasses import dataclass
+
+from minihs.errors import invalid_param
+from minihs.membership import JoinedRoomsIndex
+
+_MAC_BYTES = 16
+# The opaque identifier grammar (spec appendix): [0-9A-Za-z-._~], 1 to 255 characters.
+MAX_TOKEN_LENGTH = 255
+# Below this many remaining rooms a full sort is as cheap as a partial one.
+_PARTIAL_SORT_ABOVE = 2048
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class PaginationTokens:
+    """Make and read ``next_batch`` tokens: ``<issued, base 36>.<last room>.<mac>``."""
+
+    def __init__(self, key: bytes, lifetime_s: int, clock=time.time) -> None:
+        self._key = key
+        self._lifetime_s = lifetime_s
+        self._clock = clock
+
+    def _mac(self, requester: str, other: str, issued: int, last_room: bytes) -> str:
+        message = b"\n".join(
+            [requester.encode(), other.encode(), str(issued).encode(), last_room]
+        )
+        return _b64(hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_BYTES])
+
+    def issue(self, requester: str, other: str, last_room_id: str) -> str:
+        issued = int(self._clock())
+        room = last_room_id.encode("utf-8")
+        return f"{_base36(issued)}.{_b64(room)}.{self._mac(requester, other, issued, room)}"
+
+    def read(self, requester: str, other: str, token: str) -> str:
+        """The room ID the token's page ended at; 400 M_INVALID_PARAM for any bad token."""
+        # Spec: "The `from` token provided was invalid or expired" -> 400.
+        parts = token.split(".")
+        if len(token) > MAX_TOKEN_LENGTH or len(parts) != 3:
+            raise invalid_param("Malformed 'from' token")
+        issued_text, room_text, mac = parts
+        try:
+            issued = int(issued_text, 36)
+            room = _unb64(room_text)
+            last_room_id = room.decode("utf-8")
+        except (ValueError, binascii.Error):
+            raise invalid_param("Malformed 'from' token") from None
+        if not hmac.compare_digest(mac, self._mac(requester, other, issued, room)):
+            raise invalid_param("Invalid 'from' token: not issued for this pair of users")
+        age = self._clock() - issued
+        if age > self._lifetime_s or age < -60:
+            raise invalid_param("Expired 'from' token")
+        return last_room_id
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if not number:
+            return out
+
+
+@dataclass(frozen=True)
+class MutualRoomsPage:
+    joined: list[str]
+    count: int
+    next_batch: str | None
+
+
+class MutualRooms:
+    def __init__(
+        self, index: JoinedRoomsIndex, page_size: int, tokens: PaginationTokens
+    ) -> None:
+        self._index = index
+        self._page_size = page_size
+        self._tokens = tokens
+
+    @classmethod
+    def with_key(cls, index, page_size: int, key: str, lifetime_s: int) -> "MutualRooms":
+        # No configured key: a random one, so tokens do not outlive the process.
+        key_bytes = key.encode("utf-8") if key else secrets.token_bytes(32)
+        return cls(index, page_size, PaginationTokens(key_bytes, lifetime_s))
+
+    def page(self, requester: str, other: str, from_token: str | None) -> MutualRoomsPage:
+        """One page of the rooms where both users are joined, sorted by room ID.
+
+        ``count`` is the total over all pages. A page resumes strictly after the room the
+        previous page ended at, so memberships changing between pages never repeat a room.
+        """
+        after = self._tokens.read(requester, other, from_token) if from_token else None
+        mutual = self._index.mutual_rooms(requester, other)
+        remaining = mutual if after is None else [room for room in mutual if room > after]
+        limit = self._page_size + 1  # one extra tells whether another page follows
+        if len(remaining) > _PARTIAL_SORT_ABOVE:
+            first = heapq.nsmallest(limit, remaining)
+        else:
+            first = sorted(remaining)[:limit]
+        joined = first[: self._page_size]
+        next_batch = None
+        if len(first) > self._page_size:
+            next_batch = self._tokens.issue(requester, other, joined[-1])
+        return MutualRoomsPage(joined, len(mutual), next_batch)

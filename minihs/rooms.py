@@ -1,0 +1,322 @@
+"""Rooms: creation, membership changes and the reads clients make of a room.
+
+Every membership change in a room runs under that room's lock (as Synapse serialises them with a
+Linearizer): check the authorization rules against the room's current state, build the event,
+commit it with its state in one transaction, and only then advance the in-memory state and the
+joined-rooms index. A failure anywhere before the commit changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from typing import Any, Callable
+
+from minihs import membership_rules
+from minihs.accounts import now_ms
+from minihs.config import Config
+from minihs.errors import MatrixError, forbidden, invalid_param, not_found
+from minihs.events import Event, RoomVersion, build_event, check_content, client_event
+from minihs.ids import is_valid_room_alias, is_valid_room_id, is_valid_user_id
+from minihs.membership import JoinedRoomsIndex
+from minihs.room_creation import CreateRoomRequest, alias_for, initial_events, room_version_for
+from minihs.room_state import MEMBER, RoomState
+from minihs.store.rooms import AliasTaken, NewEvent, RoomIdTaken, RoomStore
+
+MEMBERSHIPS = ("join", "invite", "knock", "leave", "ban")
+
+
+def _persistable(event: Event) -> NewEvent:
+    membership = event.content.get("membership") if event.type == MEMBER else None
+    return NewEvent(
+        event.event_id,
+        event.type,
+        event.state_key,
+        event.depth,
+        json.dumps(event.pdu, ensure_ascii=False, separators=(",", ":")),
+        membership,
+    )
+
+
+class Rooms:
+    def __init__(self, config: Config, store: RoomStore, index: JoinedRoomsIndex) -> None:
+        self._config = config
+        self._store = store
+        self._index = index
+        self._rooms: dict[str, RoomState] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def load_index(self) -> None:
+        """Rebuild the joined-rooms index from the database (at start and after a reset)."""
+        self._index.load(await self._store.joined_pairs())
+
+    def clear_caches(self) -> None:
+        self._rooms.clear()
+        self._locks.clear()
+
+    # --- creation --------------------------------------------------------------------------
+
+    async def create_room(self, creator: str, request: CreateRoomRequest) -> str:
+        """POST /createRoom. Returns the new room's ID."""
+        version = room_version_for(request.room_version, self._config.rooms.default_room_version)
+        alias = None
+        if request.room_alias_name is not None:
+            alias = alias_for(request.room_alias_name, self._config.server_name)
+        for invitee in request.invite:
+            if not is_valid_user_id(invitee):
+                raise invalid_param(f"Invalid user_id: {invitee!r}")
+        plan = initial_events(request, creator, version, alias)
+        for planned in plan:
+            check_content(planned.content)
+        # Shielded: once the room is being written, a client disconnect must not split the
+        # commit from the index update.
+        return await asyncio.shield(self._persist_new_room(creator, version, plan, alias))
+
+    async def _persist_new_room(self, creator, version, plan, alias) -> str:
+        ts = now_ms()
+        while True:
+            events = self._build_initial_events(version, plan, ts)
+            room_id = events[0].room_id
+            try:
+                room_nid = await self._store.create_room(
+                    room_id, version.identifier, creator, ts, [_persistable(e) for e in events], alias
+                )
+            except AliasTaken:
+                raise MatrixError(400, "M_ROOM_IN_USE", "Room alias already taken") from None
+            except RoomIdTaken:
+                # Same creator, same content, same millisecond: v12 would derive the same room
+                # ID. Move the timestamp on a little, as Synapse does, and build again.
+                ts += random.randint(1, 10)
+                continue
+            break
+        room = RoomState(room_nid, room_id, version, {}, "", 0)
+        for event in events:
+            room.apply(event)
+        room.creators = room._creators_from_create_event()
+        self._rooms[room_id] = room
+        for event in events:
+            if event.type == MEMBER:
+                self._index.record(event.state_key, room_id, event.content["membership"])
+        return room_id
+
+    def _build_initial_events(self, version: RoomVersion, plan, ts: int) -> list[Event]:
+        events: list[Event] = []
+        room_id: str | None = None if version.room_id_from_create_event else self._new_room_id()
+        staging = None
+        for depth, planned in enumerate(plan, start=1):
+            auth: list[str] = []
+            prev: list[str] = []
+            if staging is not None:
+                auth = staging.auth_event_ids(planned.sender, planned.type, planned.state_key)
+                prev = [staging.last_event_id]
+            event = build_event(
+                version,
+                room_id=room_id,
+                event_type=planned.type,
+                sender=planned.sender,
+                content=planned.content,
+                state_key=planned.state_key,
+                prev_events=prev,
+                auth_events=auth,
+                depth=depth,
+                origin_server_ts=ts,
+            )
+            if staging is None:
+                room_id = event.room_id
+                staging = RoomState(0, room_id, version, {}, "", 0)
+            staging.apply(event)
+            if event.type == "m.room.create":
+                staging.creators = staging._creators_from_create_event()
+            events.append(event)
+        return events
+
+    def _new_room_id(self) -> str:
+        # Rooms before v12 carry a server part: !<18 random letters>:<server_name>.
+        letters = "".join(random.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", k=18))
+        return f"!{letters}:{self._config.server_name}"
+
+    # --- looking rooms up ------------------------------------------------------------------
+
+    async def _room(self, room_id: str) -> RoomState:
+        room = self._rooms.get(room_id)
+        if room is None:
+            if not is_valid_room_id(room_id):
+                raise not_found(f"Unknown room {room_id}")
+            stored = await self._store.stored_room(room_id)
+            if stored is None:
+                raise not_found(f"Unknown room {room_id}")
+            # Another coroutine may have loaded it meanwhile; keep the first copy.
+            room = self._rooms.setdefault(room_id, RoomState.from_stored(stored))
+        return room
+
+    async def resolve_alias(self, alias: str) -> str:
+        """GET /directory/room/{roomAlias}: the room an alias points to."""
+        if not is_valid_room_alias(alias):
+            raise invalid_param("Room alias invalid")
+        room_id = await self._store.room_id_for_alias(alias)
+        if room_id is None:
+            raise not_found(f"Room alias {alias} not found.")
+        return room_id
+
+    # --- membership ------------------------------------------------------------------------
+
+    def _lock(self, room_id: str) -> asyncio.Lock:
+        lock = self._locks.get(room_id)
+        if lock is None:
+            lock = self._locks[room_id] = asyncio.Lock()
+        return lock
+
+    async def _change_membership(
+        self,
+        room_id: str,
+        sender: str,
+        target: str,
+        content: dict[str, Any],
+        check: Callable[[RoomState], None],
+    ) -> RoomState:
+        check_content(content)
+        return await asyncio.shield(self._locked_change(room_id, sender, target, content, check))
+
+    async def _locked_change(self, room_id, sender, target, content, check) -> RoomState:
+        async with self._lock(room_id):
+            room = await self._room(room_id)
+            check(room)
+            current = room.content_of(MEMBER, target)
+            if current == content and room.state[(MEMBER, target)][1]["sender"] == sender:
+                return room  # the same change again: nothing to record (as Synapse does)
+            event = build_event(
+                room.version,
+                room_id=room.room_id,
+                event_type=MEMBER,
+                sender=sender,
+                content=content,
+                state_key=target,
+                prev_events=[room.last_event_id],
+                auth_events=room.auth_event_ids(sender, MEMBER, target),
+                depth=room.depth + 1,
+                origin_server_ts=now_ms(),
+            )
+            await self._store.append_event(room.room_nid, _persistable(event))
+            room.apply(event)
+            self._index.record(target, room.room_id, content["membership"])
+            return room
+
+    @staticmethod
+    def _member_content(membership: str, reason: str | None, extra: dict[str, Any] | None = None):
+        content = dict(extra or {})
+        if reason is not None:
+            content["reason"] = reason
+        content["membership"] = membership
+        return content
+
+    async def join(self, user_id: str, room_id_or_alias: str, extra: dict[str, Any]) -> str:
+        """POST /join/{roomIdOrAlias} and /rooms/{roomId}/join. Body keys go into the content."""
+        if room_id_or_alias.startswith("#"):
+            room_id = await self.resolve_alias(room_id_or_alias)
+        elif room_id_or_alias.startswith("!"):
+            room_id = room_id_or_alias
+        else:
+            raise invalid_param(f"{room_id_or_alias!r} is neither a room ID nor a room alias")
+        content = self._member_content("join", None, extra)
+        room = await self._change_membership(
+            room_id, user_id, user_id, content, lambda r: membership_rules.check_join(r, user_id)
+        )
+        return room.room_id
+
+    async def invite(self, sender: str, room_id: str, target: str, reason: str | None) -> None:
+        if not is_valid_user_id(target):
+            raise invalid_param(f"Invalid user_id: {target!r}")
+        await self._change_membership(
+            room_id, sender, target, self._member_content("invite", reason),
+            lambda r: membership_rules.check_invite(r, sender, target),
+        )
+
+    async def leave(self, user_id: str, room_id: str, reason: str | None) -> None:
+        await self._change_membership(
+            room_id, user_id, user_id, self._member_content("leave", reason),
+            lambda r: membership_rules.check_leave(r, user_id),
+        )
+
+    async def kick(self, sender: str, room_id: str, target: str, reason: str | None) -> None:
+        self._check_target(target)
+        await self._change_membership(
+            room_id, sender, target, self._member_content("leave", reason),
+            lambda r: membership_rules.check_kick(r, sender, target),
+        )
+
+    async def ban(self, sender: str, room_id: str, target: str, reason: str | None) -> None:
+        self._check_target(target)
+        await self._change_membership(
+            room_id, sender, target, self._member_content("ban", reason),
+            lambda r: membership_rules.check_ban(r, sender, target),
+        )
+
+    async def unban(self, sender: str, room_id: str, target: str, reason: str | None) -> None:
+        self._check_target(target)
+        await self._change_membership(
+            room_id, sender, target, self._member_content("leave", reason),
+            lambda r: membership_rules.check_unban(r, sender, target),
+        )
+
+    @staticmethod
+    def _check_target(target: str) -> None:
+        if not is_valid_user_id(target):
+            raise invalid_param(f"Invalid user_id: {target!r}")
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def joined_rooms(self, user_id: str) -> list[str]:
+        """GET /joined_rooms, from the index."""
+        return sorted(self._index.joined_rooms_of(user_id))
+
+    async def _room_visible_to(self, user_id: str, room_id: str) -> RoomState:
+        room = await self._room(room_id)
+        # minihs shows a room's state to its current members only; Synapse also shows former
+        # members the state as it was when they left (see README).
+        if room.membership_of(user_id) != "join":
+            raise forbidden(f"User {user_id} not in room {room_id}")
+        return room
+
+    async def joined_members(self, user_id: str, room_id: str) -> dict[str, dict[str, Any]]:
+        room = await self._room_visible_to(user_id, room_id)
+        joined = {}
+        for member in room.members_with("join"):
+            content = room.content_of(MEMBER, member) or {}
+            joined[member] = {
+                "display_name": content.get("displayname"),
+                "avatar_url": content.get("avatar_url"),
+            }
+        return joined
+
+    async def members(
+        self, user_id: str, room_id: str, membership: str | None, not_membership: str | None
+    ) -> list[dict[str, Any]]:
+        for name, value in (("membership", membership), ("not_membership", not_membership)):
+            if value is not None and value not in MEMBERSHIPS:
+                raise invalid_param(f"'{name}' must be one of {', '.join(MEMBERSHIPS)}")
+        room = await self._room_visible_to(user_id, room_id)
+        chunk = []
+        for (etype, _), (event_id, pdu) in room.state.items():
+            if etype != MEMBER:
+                continue
+            value = pdu["content"].get("membership")
+            if membership is not None and value != membership:
+                continue
+            if not_membership is not None and value == not_membership:
+                continue
+            chunk.append(client_event(event_id, pdu, room.room_id))
+        return chunk
+
+    async def state(self, user_id: str, room_id: str) -> list[dict[str, Any]]:
+        room = await self._room_visible_to(user_id, room_id)
+        return [client_event(eid, pdu, room.room_id) for eid, pdu in room.state.values()]
+
+    async def state_event(
+        self, user_id: str, room_id: str, event_type: str, state_key: str
+    ) -> dict[str, Any]:
+        room = await self._room_visible_to(user_id, room_id)
+        entry = room.state.get((event_type, state_key))
+        if entry is None:
+            raise not_found("Event not found.")
+        return client_event(entry[0], entry[1], room.room_id)

@@ -1,0 +1,182 @@
+"""Rooms storage: rooms, the event log, current state, memberships and aliases.
+
+An event and everything it changes (current state, the membership row) are written in one
+transaction, so no reader ever sees an event without its state or state without its event.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from minihs.store.database import Database
+
+MEMBER = "m.room.member"
+
+
+class AliasTaken(Exception):
+    """The UNIQUE constraint on room_aliases.alias refused a new alias."""
+
+
+class RoomIdTaken(Exception):
+    """The UNIQUE constraint on rooms.room_id refused a new room (a derived ID collided)."""
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event ready to persist. ``membership`` is set for m.room.member events only."""
+
+    event_id: str
+    type: str
+    state_key: str | None
+    depth: int
+    json: str
+    membership: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredRoom:
+    room_nid: int
+    room_id: str
+    room_version: str
+    # Current state: (type, state_key) -> (event_id, event JSON).
+    state: dict[tuple[str, str], tuple[str, str]]
+    last_event_id: str
+    last_depth: int
+
+
+def _insert_event(conn: sqlite3.Connection, room_nid: int, event: NewEvent) -> int:
+    stream = conn.execute(
+        "INSERT INTO events (event_id, room_nid, type, state_key, depth, json) VALUES (?, ?, ?, ?, ?, ?)",
+        (event.event_id, room_nid, event.type, event.state_key, event.depth, event.json),
+    ).lastrowid
+    if event.state_key is not None:
+        conn.execute(
+            "INSERT INTO current_state (room_nid, type, state_key, stream_ordering) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (room_nid, type, state_key) DO UPDATE SET stream_ordering = excluded.stream_ordering",
+            (room_nid, event.type, event.state_key, stream),
+        )
+        if event.type == MEMBER and event.membership is not None:
+            conn.execute(
+                "INSERT INTO memberships (room_nid, user_id, membership, stream_ordering) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (room_nid, user_id) DO UPDATE SET "
+                "membership = excluded.membership, stream_ordering = excluded.stream_ordering",
+                (room_nid, event.state_key, event.membership, stream),
+            )
+    return stream
+
+
+def _create_room(
+    conn: sqlite3.Connection,
+    room_id: str,
+    room_version: str,
+    creator: str,
+    created_ts: int,
+    events: list[NewEvent],
+    alias: str | None,
+) -> int:
+    try:
+        room_nid = conn.execute(
+            "INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES (?, ?, ?, ?)",
+            (room_id, room_version, creator, created_ts),
+        ).lastrowid
+    except sqlite3.IntegrityError:
+        raise RoomIdTaken(room_id) from None
+    if alias is not None:
+        try:
+            conn.execute(
+                "INSERT INTO room_aliases (alias, room_nid, creator) VALUES (?, ?, ?)",
+                (alias, room_nid, creator),
+            )
+        except sqlite3.IntegrityError:
+            raise AliasTaken(alias) from None
+    for event in events:
+        _insert_event(conn, room_nid, event)
+    return room_nid
+
+
+def _append_event(conn: sqlite3.Connection, room_nid: int, event: NewEvent) -> int:
+    return _insert_event(conn, room_nid, event)
+
+
+def _stored_room(conn: sqlite3.Connection, room_id: str) -> StoredRoom | None:
+    row = conn.execute(
+        "SELECT room_nid, room_version FROM rooms WHERE room_id = ?", (room_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    room_nid, room_version = row
+    state = {
+        (etype, skey): (event_id, json)
+        for etype, skey, event_id, json in conn.execute(
+            "SELECT s.type, s.state_key, e.event_id, e.json FROM current_state s "
+            "JOIN events e ON e.stream_ordering = s.stream_ordering WHERE s.room_nid = ?",
+            (room_nid,),
+        )
+    }
+    last_event_id, last_depth = conn.execute(
+        "SELECT event_id, depth FROM events WHERE room_nid = ? ORDER BY stream_ordering DESC LIMIT 1",
+        (room_nid,),
+    ).fetchone()
+    return StoredRoom(room_nid, room_id, room_version, state, last_event_id, last_depth)
+
+
+def _room_id_for_alias(conn: sqlite3.Connection, alias: str) -> str | None:
+    row = conn.execute(
+        "SELECT r.room_id FROM room_aliases a JOIN rooms r ON r.room_nid = a.room_nid WHERE a.alias = ?",
+        (alias,),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def _joined_pairs(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    return conn.execute(
+        "SELECT m.user_id, r.room_id FROM memberships m JOIN rooms r ON r.room_nid = m.room_nid "
+        "WHERE m.membership = 'join'"
+    ).fetchall()
+
+
+def _all_memberships(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    return conn.execute(
+        "SELECT r.room_id, m.user_id, m.membership FROM memberships m "
+        "JOIN rooms r ON r.room_nid = m.room_nid"
+    ).fetchall()
+
+
+class RoomStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create_room(
+        self,
+        room_id: str,
+        room_version: str,
+        creator: str,
+        created_ts: int,
+        events: list[NewEvent],
+        alias: str | None,
+    ) -> int:
+        """Persist a new room with its initial events; return its numeric handle.
+
+        Raises AliasTaken when the alias belongs to another room (nothing is written then).
+        """
+        return await self._db.transaction(
+            _create_room, room_id, room_version, creator, created_ts, events, alias
+        )
+
+    async def append_event(self, room_nid: int, event: NewEvent) -> int:
+        """Persist one event and its state changes; return its stream ordering."""
+        return await self._db.transaction(_append_event, room_nid, event)
+
+    async def stored_room(self, room_id: str) -> StoredRoom | None:
+        return await self._db.read(_stored_room, room_id)
+
+    async def room_id_for_alias(self, alias: str) -> str | None:
+        return await self._db.read(_room_id_for_alias, alias)
+
+    async def joined_pairs(self) -> list[tuple[str, str]]:
+        """Every (user_id, room_id) whose current membership is join."""
+        return await self._db.read(_joined_pairs)
+
+    async def all_memberships(self) -> list[tuple[str, str, str]]:
+        """Every (room_id, user_id, membership) row: for consistency checks."""
+        return await self._db.read(_all_memberships)

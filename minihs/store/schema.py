@@ -1,0 +1,116 @@
+"""Schema migrations, keyed on ``PRAGMA user_version``.
+
+Migration N moves a database from version N-1 to N. Each is applied in its own transaction
+together with the version bump, so a crash leaves the database at N-1 or at N, never between.
+Statements run one by one: ``executescript`` would commit first and break that atomicity.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[list[str]] = [
+    # 1: accounts
+    [
+        """CREATE TABLE users (
+            user_id TEXT PRIMARY KEY,
+            password_hash TEXT,
+            is_admin INTEGER NOT NULL DEFAULT 0,
+            is_guest INTEGER NOT NULL DEFAULT 0,
+            created_ts INTEGER NOT NULL
+        )""",
+        """CREATE TABLE devices (
+            user_id TEXT NOT NULL REFERENCES users(user_id),
+            device_id TEXT NOT NULL,
+            display_name TEXT,
+            PRIMARY KEY (user_id, device_id)
+        )""",
+        # Only the SHA-256 digest of a token is stored: a leaked database grants no sessions.
+        """CREATE TABLE access_tokens (
+            token_digest BLOB PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            FOREIGN KEY (user_id, device_id) REFERENCES devices(user_id, device_id)
+                ON DELETE CASCADE
+        )""",
+        "CREATE INDEX access_tokens_by_device ON access_tokens(user_id, device_id)",
+    ],
+    # 2: rooms, events and current state
+    [
+        """CREATE TABLE rooms (
+            room_nid INTEGER PRIMARY KEY,
+            room_id TEXT NOT NULL UNIQUE,
+            room_version TEXT NOT NULL,
+            creator TEXT NOT NULL,
+            created_ts INTEGER NOT NULL
+        )""",
+        # stream_ordering is the total order of events on this server.
+        """CREATE TABLE events (
+            stream_ordering INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL UNIQUE,
+            room_nid INTEGER NOT NULL REFERENCES rooms(room_nid),
+            type TEXT NOT NULL,
+            state_key TEXT,
+            depth INTEGER NOT NULL,
+            json TEXT NOT NULL
+        )""",
+        "CREATE INDEX events_by_room ON events(room_nid, stream_ordering)",
+        """CREATE TABLE current_state (
+            room_nid INTEGER NOT NULL REFERENCES rooms(room_nid),
+            type TEXT NOT NULL,
+            state_key TEXT NOT NULL,
+            stream_ordering INTEGER NOT NULL REFERENCES events(stream_ordering),
+            PRIMARY KEY (room_nid, type, state_key)
+        )""",
+        # The current membership of each user in each room: the source the in-memory
+        # joined-rooms index is rebuilt from at start.
+        """CREATE TABLE memberships (
+            room_nid INTEGER NOT NULL REFERENCES rooms(room_nid),
+            user_id TEXT NOT NULL,
+            membership TEXT NOT NULL,
+            stream_ordering INTEGER NOT NULL REFERENCES events(stream_ordering),
+            PRIMARY KEY (room_nid, user_id)
+        )""",
+        "CREATE INDEX memberships_by_user ON memberships(user_id, membership)",
+        """CREATE TABLE room_aliases (
+            alias TEXT PRIMARY KEY,
+            room_nid INTEGER NOT NULL REFERENCES rooms(room_nid),
+            creator TEXT NOT NULL
+        )""",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to date; return the version it started at."""
+    (start,) = conn.execute("PRAGMA user_version").fetchone()
+    if start > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema version {start} is newer than this minihs ({SCHEMA_VERSION})"
+        )
+    for version in range(start + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version - 1]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return start
+
+
+# The tables that hold data, child tables first: a reset deletes in this order.
+DATA_TABLES = (
+    "room_aliases",
+    "memberships",
+    "current_state",
+    "events",
+    "rooms",
+    "access_tokens",
+    "devices",
+    "users",
+)

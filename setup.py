@@ -1,0 +1,29 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="minihs",
+    version="0.1.0",
+    description="A small Matrix homeserver: accounts, rooms, membership and the Mutual Rooms API",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["minihs", "minihs.*"]),
+    package_data={"minihs": ["openapi.json"]},
+    install_requires=[
+        "aiohttp>=3.9",
+        "aiosqlite>=0.20",
+        "pyyaml>=6.0",
+        "canonicaljson>=2.0",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "pytest-aiohttp>=1.0",
+            "pytest-xdist>=3.5",
+            "hypothesis>=6.100",
+        ],
+    },
+    entry_points={
+        "console_scripts": ["minihs = minihs.__main__:main"],
+    },
+)

@@ -1,0 +1,165 @@
+"""Shared test fixtures: a fresh in-memory homeserver per test, driven over HTTP.
+
+Tests read like the spec: ``await hs.create_room(alice, preset="public_chat")``,
+``await hs.join(bob, room_id, expect=403)``. Every helper checks the status it expects.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+import pytest
+
+from minihs.app import create_app
+from minihs.config import Config, config_from_dict
+from minihs.testing_profile import apply_testing_profile
+
+PASSWORD = "correct horse battery staple"
+_names = itertools.count()
+
+
+@dataclass
+class User:
+    user_id: str
+    access_token: str
+    device_id: str
+    password: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+class MatrixTestClient:
+    """Thin helpers over aiohttp's test client; each asserts the expected status."""
+
+    def __init__(self, http, config: Config) -> None:
+        self.http = http
+        self.config = config
+        self.server_name = config.server_name
+
+    @property
+    def homeserver(self):
+        from minihs.homeserver import HOMESERVER
+
+        return self.http.server.app[HOMESERVER]
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        user: User | None = None,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+        expect: int | None = 200,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        all_headers = dict(user.headers) if user else {}
+        all_headers.update(headers or {})
+        response = await self.http.request(
+            method, path, json=json, params=params, data=data, headers=all_headers
+        )
+        body = await response.json(content_type=None) if await response.read() else None
+        if expect is not None:
+            assert response.status == expect, f"{method} {path}: {response.status} {body}"
+        self.last_response = response
+        return body
+
+    async def register(self, localpart: str | None = None, password: str = PASSWORD) -> User:
+        if localpart is None:
+            localpart = f"user{next(_names)}"
+        body = await self.request(
+            "POST",
+            "/_matrix/client/v3/register",
+            json={"username": localpart, "password": password, "auth": {"type": "m.login.dummy"}},
+        )
+        return User(body["user_id"], body["access_token"], body["device_id"], password)
+
+    async def create_room(self, user: User, expect: int = 200, **body: Any) -> Any:
+        reply = await self.request(
+            "POST", "/_matrix/client/v3/createRoom", user, json=body, expect=expect
+        )
+        return reply["room_id"] if expect == 200 else reply
+
+    async def join(self, user: User, room: str, expect: int = 200, **body: Any) -> Any:
+        return await self.request(
+            "POST", f"/_matrix/client/v3/join/{quote(room)}", user, json=body, expect=expect
+        )
+
+    async def _member_action(self, action, user, room, target, expect, **body) -> Any:
+        if target is not None:
+            body["user_id"] = target.user_id if isinstance(target, User) else target
+        return await self.request(
+            "POST", f"/_matrix/client/v3/rooms/{quote(room)}/{action}", user, json=body, expect=expect
+        )
+
+    async def invite(self, user, room, target, expect=200, **body):
+        return await self._member_action("invite", user, room, target, expect, **body)
+
+    async def leave(self, user, room, expect=200, **body):
+        return await self._member_action("leave", user, room, None, expect, **body)
+
+    async def kick(self, user, room, target, expect=200, **body):
+        return await self._member_action("kick", user, room, target, expect, **body)
+
+    async def ban(self, user, room, target, expect=200, **body):
+        return await self._member_action("ban", user, room, target, expect, **body)
+
+    async def unban(self, user, room, target, expect=200, **body):
+        return await self._member_action("unban", user, room, target, expect, **body)
+
+    async def joined_rooms(self, user: User) -> list[str]:
+        return (await self.request("GET", "/_matrix/client/v3/joined_rooms", user))["joined_rooms"]
+
+    async def state(self, user: User, room: str, event_type: str, state_key: str = "", expect=200):
+        return await self.request(
+            "GET",
+            f"/_matrix/client/v3/rooms/{quote(room)}/state/{event_type}/{quote(state_key)}",
+            user,
+            expect=expect,
+        )
+
+    async def mutual_rooms(
+        self, user: User, other: User | str, from_token: str | None = None, expect: int = 200
+    ) -> Any:
+        params = {"user_id": other.user_id if isinstance(other, User) else other}
+        if from_token is not None:
+            params["from"] = from_token
+        return await self.request(
+            "GET", "/_matrix/client/v1/mutual_rooms", user, params=params, expect=expect
+        )
+
+
+def quote(text: str) -> str:
+    from urllib.parse import quote as _quote
+
+    return _quote(text, safe="")
+
+
+def test_config(**overrides: Any) -> Config:
+    """The testing profile (in-memory, cheap hashing, no rate limits) plus YAML-shaped overrides."""
+    return apply_testing_profile(config_from_dict(overrides))
+
+
+test_config.__test__ = False  # not a test, despite the name
+
+
+@pytest.fixture
+def make_homeserver(aiohttp_client) -> Callable[..., Awaitable[MatrixTestClient]]:
+    """Start a fresh homeserver with config overrides: ``await make_homeserver(rooms={...})``."""
+
+    async def make(config: Config | None = None, **overrides: Any) -> MatrixTestClient:
+        config = config or test_config(**overrides)
+        http = await aiohttp_client(create_app(config))
+        return MatrixTestClient(http, config)
+
+    return make
+
+
+@pytest.fixture
+async def hs(make_homeserver) -> MatrixTestClient:
+    return await make_homeserver()
