@@ -16,7 +16,7 @@ import sys
 
 from aiohttp import web
 
-from minihs.app import RedactingAccessLogger, create_app
+from minihs.app import create_app, runner_options
 from minihs.config import LOG_LEVELS, Config, ConfigError, load_config
 from minihs.testing_profile import apply_testing_profile
 
@@ -60,11 +60,7 @@ def build_config(args: argparse.Namespace) -> Config:
 async def serve(config: Config) -> None:
     app = create_app(config)
     runner = web.AppRunner(
-        app,
-        access_log_class=RedactingAccessLogger,
-        access_log=logging.getLogger("minihs.access") if config.access_log else None,
-        handle_signals=False,
-        shutdown_timeout=SHUTDOWN_GRACE_S,
+        app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S, **runner_options(config)
     )
     await runner.setup()
     try:

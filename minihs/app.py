@@ -57,6 +57,22 @@ def _add_routes(app: web.Application) -> None:
     router.add_get("/.well-known/matrix/client", versions.well_known_client)
 
 
+def runner_options(config: Config) -> dict:
+    """Keyword arguments for ``web.AppRunner`` that carry out the configured connection limits.
+
+    aiohttp closes a connection whose keep-alive timer runs out while it waits for a complete
+    request, which covers both idle connections and headers sent one byte at a time.
+    """
+    limits = config.limits
+    return {
+        "access_log_class": RedactingAccessLogger,
+        "access_log": logging.getLogger("minihs.access") if config.access_log else None,
+        "keepalive_timeout": limits.idle_timeout_seconds,
+        "max_line_size": limits.max_header_bytes,
+        "max_field_size": limits.max_header_bytes,
+    }
+
+
 def create_app(config: Config, homeserver: Homeserver | None = None) -> web.Application:
     """Build the application. Without ``homeserver``, one is opened on startup and closed on
     cleanup; with one, the caller owns its lifetime (the fixture server shares it)."""

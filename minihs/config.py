@@ -79,13 +79,22 @@ class PasswordHashingConfig:
 @dataclass
 class LimitsConfig:
     max_request_body_bytes: int = 1_048_576
+    # Longest request line (method, URL, version) and longest single header line.
+    max_header_bytes: int = 8190
     max_json_depth: int = 64
+    # A connection with no complete request for this long is closed: idle keep-alive
+    # connections, and clients that trickle their headers in one byte at a time.
+    idle_timeout_seconds: float = 30.0
 
     def validate(self) -> None:
         if self.max_request_body_bytes < 1024:
             raise ValueError("max_request_body_bytes: must be at least 1024")
+        if not 1024 <= self.max_header_bytes <= 1_048_576:
+            raise ValueError("max_header_bytes: must be between 1024 and 1048576")
         if not 2 <= self.max_json_depth <= 512:
             raise ValueError("max_json_depth: must be between 2 and 512")
+        if not 0 < self.idle_timeout_seconds <= 3600:
+            raise ValueError("idle_timeout_seconds: must be greater than 0 and at most 3600")
 
 
 @dataclass

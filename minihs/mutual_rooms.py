@@ -112,7 +112,7 @@ class MutualRooms:
         ``count`` is the total over all pages. A page resumes strictly after the room the
         previous page ended at, so memberships changing between pages never repeat a room.
         """
-        after = self._tokens.read(requester, other, from_token) if from_token else None
+        after = None if from_token is None else self._tokens.read(requester, other, from_token)
         mutual = self._index.mutual_rooms(requester, other)
         remaining = mutual if after is None else [room for room in mutual if room > after]
         limit = self._page_size + 1  # one extra tells whether another page follows

@@ -59,7 +59,7 @@ async def mutual_rooms_unstable(request: web.Request) -> web.Response:
     from_token = query_param(request, "from")
     if batch_token is not None and from_token is not None:
         raise invalid_param("Give either 'batch_token' or 'from', not both")
-    page = await _mutual_rooms_page(request, batch_token or from_token)
+    page = await _mutual_rooms_page(request, batch_token if batch_token is not None else from_token)
     body: dict = {"joined": page.joined, "count": page.count}
     if page.next_batch is not None:
         body["next_batch_token"] = page.next_batch
