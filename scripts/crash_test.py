@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""Crash safety: kill -9 the real server under load, restart it, and check nothing acknowledged
+was lost and nothing unacknowledged is half-visible.
+
+Each cycle starts ``python -m minihs`` on the same file database, runs concurrent clients that
+register, create rooms, join, invite and leave, records every change the server acknowledged with
+200, kills the server with SIGKILL at a random moment, checks the database file's consistency
+directly, restarts, and checks over HTTP that every acknowledged change is visible (login,
+joined_rooms, joined_members, mutual_rooms). Changes in flight at the kill may land or not; those
+are the only ones allowed either way.
+
+    python scripts/crash_test.py --cycles 20 --clients 16      # full mode
+    python scripts/crash_test.py --quick                        # what the test suite runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+PASSWORD = "crash-test-password"
+
+
+@dataclass
+class Ledger:
+    """What the server acknowledged, carried across cycles."""
+
+    users: dict[str, str] = field(default_factory=dict)  # user_id -> localpart
+    rooms: dict[str, bool] = field(default_factory=dict)  # room_id -> is public
+    # (user_id, room_id) -> acknowledged membership ("join", "invite", "leave")
+    membership: dict[tuple[str, str], str] = field(default_factory=dict)
+    # keys with a change in flight when the server died: (before, attempted)
+    uncertain: dict[tuple[str, str], tuple[str | None, str]] = field(default_factory=dict)
+    pending_registrations: set[str] = field(default_factory=set)
+    pending_rooms: int = 0
+    acknowledged: int = 0
+
+
+class ServerProcess:
+    def __init__(self, database: Path, workdir: Path) -> None:
+        self.database = database
+        self.workdir = workdir
+        self.proc: asyncio.subprocess.Process | None = None
+        self.base_url = ""
+
+    async def start(self) -> float:
+        began = time.perf_counter()
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "minihs", "--testing", "--port", "0",
+            "--database", str(self.database), "--log-level", "warning",
+            cwd=self.workdir,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        )
+        line = (await asyncio.wait_for(self.proc.stdout.readline(), 30)).decode().strip()
+        if not line.startswith("minihs listening on "):
+            raise RuntimeError(f"server did not start: {line!r}")
+        self.base_url = line.removeprefix("minihs listening on ")
+        return time.perf_counter() - began
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+
+    async def wait(self) -> None:
+        if self.proc is not None:
+            await self.proc.wait()
+
+
+class Client:
+    """One simulated user making random changes, holding a per-key lock around each change so
+    that the order of acknowledged changes to one (user, room) is known."""
+
+    def __init__(self, session, base, ledger, key_locks, rng) -> None:
+        self.session = session
+        self.base = base
+        self.ledger = ledger
+        self.key_locks = key_locks
+        self.rng = rng
+        self.user_id: str | None = None
+        self.token: str | None = None
+
+    async def call(self, method, path, body=None, token=None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.session.request(
+            method, self.base + path, json=body, headers=headers
+        ) as response:
+            data = await response.json(content_type=None)
+            if response.status >= 500:
+                raise AssertionError(f"{method} {path} -> {response.status} {data}")
+            return response.status, data
+
+    async def register(self) -> None:
+        localpart = f"c{self.rng.getrandbits(48):x}"
+        user_id_guess = localpart
+        self.ledger.pending_registrations.add(user_id_guess)
+        status, body = await self.call(
+            "POST",
+            "/_matrix/client/v3/register",
+            {"username": localpart, "password": PASSWORD, "auth": {"type": "m.login.dummy"}},
+        )
+        self.ledger.pending_registrations.discard(user_id_guess)
+        assert status == 200, body
+        self.user_id, self.token = body["user_id"], body["access_token"]
+        self.ledger.users[self.user_id] = localpart
+        self.ledger.acknowledged += 1
+
+    async def change(self, user_id, room_id, attempted, method_path, body):
+        key = (user_id, room_id)
+        lock = self.key_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            before = self.ledger.membership.get(key)
+            self.ledger.uncertain[key] = (before, attempted)
+            status, reply = await self.call("POST", method_path, body, self.token)
+            del self.ledger.uncertain[key]
+            if status == 200:
+                self.ledger.membership[key] = attempted
+                self.ledger.acknowledged += 1
+
+    async def step(self) -> None:
+        ledger, rng = self.ledger, self.rng
+        choice = rng.random()
+        rooms = list(ledger.rooms)
+        if choice < 0.15 or not rooms:
+            public = rng.random() < 0.6
+            ledger.pending_rooms += 1
+            status, body = await self.call(
+                "POST",
+                "/_matrix/client/v3/createRoom",
+                {"preset": "public_chat" if public else "private_chat"},
+                self.token,
+            )
+            ledger.pending_rooms -= 1
+            assert status == 200, body
+            ledger.rooms[body["room_id"]] = public
+            ledger.membership[(self.user_id, body["room_id"])] = "join"
+            ledger.acknowledged += 1
+        elif choice < 0.55:
+            room = rng.choice(rooms)
+            await self.change(self.user_id, room, "join", f"/_matrix/client/v3/join/{room}", {})
+        elif choice < 0.8:
+            room = rng.choice(rooms)
+            await self.change(
+                self.user_id, room, "leave", f"/_matrix/client/v3/rooms/{room}/leave", {}
+            )
+        else:
+            room = rng.choice(rooms)
+            target = rng.choice(list(ledger.users))
+            if target != self.user_id:
+                await self.change(
+                    target, room, "invite",
+                    f"/_matrix/client/v3/rooms/{room}/invite", {"user_id": target},
+                )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            await self.register()
+            while not stop.is_set():
+                await self.step()
+        except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError):
+            return  # the server died under us: expected
+
+
+def check_database_file(path: Path) -> list[str]:
+    """No half-changes: every membership row matches the member event current state points at,
+    and every current state row points at an event of its own room, type and state key."""
+    problems = []
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT m.room_nid, m.user_id, m.membership, m.stream_ordering, s.stream_ordering, "
+            "e.json FROM memberships m "
+            "LEFT JOIN current_state s ON s.room_nid = m.room_nid AND s.type = 'm.room.member' "
+            "AND s.state_key = m.user_id "
+            "LEFT JOIN events e ON e.stream_ordering = m.stream_ordering"
+        ).fetchall()
+        for room_nid, user, membership, stream, state_stream, event_json in rows:
+            if state_stream != stream:
+                problems.append(f"membership of {user} in room {room_nid} disagrees with state")
+            elif event_json is None:
+                problems.append(f"membership of {user} in room {room_nid} has no event")
+            elif json.loads(event_json)["content"].get("membership") != membership:
+                problems.append(f"membership of {user} in room {room_nid} != its event")
+        orphans = conn.execute(
+            "SELECT COUNT(*) FROM current_state s LEFT JOIN events e "
+            "ON e.stream_ordering = s.stream_ordering AND e.room_nid = s.room_nid "
+            "AND e.type = s.type AND e.state_key = s.state_key WHERE e.event_id IS NULL"
+        ).fetchone()[0]
+        if orphans:
+            problems.append(f"{orphans} current state rows point at no matching event")
+        member_events_without_row = conn.execute(
+            "SELECT COUNT(*) FROM events e LEFT JOIN memberships m ON m.room_nid = e.room_nid "
+            "AND m.user_id = e.state_key WHERE e.type = 'm.room.member' AND m.user_id IS NULL"
+        ).fetchone()[0]
+        if member_events_without_row:
+            problems.append(f"{member_events_without_row} member events have no membership row")
+        rooms_without_create = conn.execute(
+            "SELECT COUNT(*) FROM rooms r WHERE NOT EXISTS (SELECT 1 FROM current_state s "
+            "WHERE s.room_nid = r.room_nid AND s.type = 'm.room.create')"
+        ).fetchone()[0]
+        if rooms_without_create:
+            problems.append(f"{rooms_without_create} rooms have no create event in state")
+    finally:
+        conn.close()
+    return problems
+
+
+async def verify(base: str, ledger: Ledger) -> tuple[list[str], int]:
+    """Check every acknowledged change over HTTP after a restart. Returns (problems, lost)."""
+    problems: list[str] = []
+    lost = 0
+    tokens: dict[str, str] = {}
+    async with aiohttp.ClientSession() as session:
+
+        async def call(method, path, body=None, token=None, params=None):
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            async with session.request(
+                method, base + path, json=body, headers=headers, params=params
+            ) as response:
+                return response.status, await response.json(content_type=None)
+
+        for user_id, localpart in ledger.users.items():
+            status, body = await call(
+                "POST", "/_matrix/client/v3/login",
+                {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": localpart},
+                 "password": PASSWORD},
+            )
+            if status != 200:
+                problems.append(f"acknowledged user {user_id} cannot log in: {status} {body}")
+                lost += 1
+                continue
+            tokens[user_id] = body["access_token"]
+
+        joined_by_user: dict[str, set[str]] = {}
+        for user_id, token in tokens.items():
+            status, body = await call("GET", "/_matrix/client/v3/joined_rooms", token=token)
+            assert status == 200, body
+            joined = set(body["joined_rooms"])
+            joined_by_user[user_id] = joined
+            for room_id in ledger.rooms:
+                key = (user_id, room_id)
+                expected = ledger.membership.get(key)
+                allowed = {expected == "join"}
+                if key in ledger.uncertain:
+                    before, attempted = ledger.uncertain[key]
+                    allowed |= {before == "join", attempted == "join"}
+                if (room_id in joined) not in allowed:
+                    problems.append(
+                        f"{user_id} in {room_id}: joined={room_id in joined}, acknowledged {expected}"
+                    )
+                    lost += 1
+        for room_id in ledger.rooms:
+            members = [u for u, rooms in joined_by_user.items() if room_id in rooms]
+            if not members:
+                continue
+            status, body = await call(
+                "GET", f"/_matrix/client/v3/rooms/{room_id}/joined_members", token=tokens[members[0]]
+            )
+            if status != 200 or set(body["joined"]) != set(members):
+                problems.append(f"joined_members of {room_id} disagrees with joined_rooms")
+        users = list(tokens)
+        for a, b in zip(users, users[1:]):
+            status, body = await call(
+                "GET", "/_matrix/client/v1/mutual_rooms", token=tokens[a], params={"user_id": b}
+            )
+            expected = sorted(joined_by_user[a] & joined_by_user[b])
+            if status != 200 or body["joined"] != expected[: len(body["joined"])] or body[
+                "count"
+            ] != len(expected):
+                problems.append(f"mutual_rooms({a}, {b}) disagrees with joined_rooms")
+    return problems, lost
+
+
+async def crash_cycles(cycles: int, clients: int, seed: int, workdir: Path, min_run: float, max_run: float) -> dict:
+    rng = random.Random(seed)
+    ledger = Ledger()
+    server = ServerProcess(workdir / "crash.db", workdir)
+    report = {"cycles": 0, "acknowledged": 0, "lost": 0, "problems": [], "restart_seconds": []}
+    for cycle in range(cycles):
+        report["restart_seconds"].append(round(await server.start(), 3))
+        if cycle > 0:
+            problems, lost = await verify(server.base_url, ledger)
+            report["problems"] += problems
+            report["lost"] += lost
+        # Anything left uncertain was settled by the check above: adopt what the server says.
+        await settle_uncertain(server.base_url, ledger)
+        stop = asyncio.Event()
+        key_locks: dict = {}
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            tasks = [
+                asyncio.create_task(
+                    Client(session, server.base_url, ledger, key_locks, random.Random(rng.random())).run(stop)
+                )
+                for _ in range(clients)
+            ]
+            await asyncio.sleep(rng.uniform(min_run, max_run))
+            server.kill()
+            await server.wait()
+            stop.set()
+            await asyncio.gather(*tasks)
+        report["problems"] += check_database_file(server.database)
+        report["cycles"] += 1
+    report["restart_seconds"].append(round(await server.start(), 3))
+    problems, lost = await verify(server.base_url, ledger)
+    report["problems"] += problems
+    report["lost"] += lost
+    server.proc.send_signal(signal.SIGTERM)
+    await server.wait()
+    report["acknowledged"] = ledger.acknowledged
+    report["users"] = len(ledger.users)
+    report["rooms"] = len(ledger.rooms)
+    return report
+
+
+async def settle_uncertain(base: str, ledger: Ledger) -> None:
+    """After a restart, an in-flight change either happened or not; record which, so the
+    next cycle checks against what the server actually holds."""
+    if not ledger.uncertain:
+        return
+    async with aiohttp.ClientSession() as session:
+        for (user_id, room_id), (before, attempted) in list(ledger.uncertain.items()):
+            localpart = ledger.users.get(user_id)
+            if localpart is None:
+                continue
+            async with session.post(
+                base + "/_matrix/client/v3/login",
+                json={"type": "m.login.password", "user": localpart, "password": PASSWORD},
+            ) as response:
+                token = (await response.json())["access_token"]
+            async with session.get(
+                f"{base}/_matrix/client/v3/joined_rooms",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response:
+                joined = room_id in (await response.json())["joined_rooms"]
+            if attempted == "join":
+                ledger.membership[(user_id, room_id)] = "join" if joined else (before or "leave")
+            elif not joined and before == "join":
+                ledger.membership[(user_id, room_id)] = attempted
+    ledger.uncertain.clear()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cycles", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help="3 cycles, 8 clients")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.cycles, args.clients = 3, 8
+    seed = args.seed if args.seed is not None else random.randrange(2**32)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = asyncio.run(
+            crash_cycles(args.cycles, args.clients, seed, Path(tmp), 0.3, 1.5)
+        )
+    report["seed"] = seed
+    print(json.dumps(report, indent=2))
+    return 0 if not report["problems"] and report["lost"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
