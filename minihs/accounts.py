@@ -159,7 +159,7 @@ class Accounts:
             return Session(user_id, None, None)
         return Session(user_id, device_id, token)
 
-    def _user_id_from_login_identifier(self, user: str) -> str | None:
+    def user_id_from_login_identifier(self, user: str) -> str | None:
         """Localpart or full user ID, any case; None when it cannot be a user of this server."""
         if user.startswith("@"):
             localpart, colon, server = user[1:].partition(":")
@@ -178,7 +178,7 @@ class Accounts:
         device_id: str | None,
         device_display_name: str | None,
     ) -> Session:
-        user_id = self._user_id_from_login_identifier(user)
+        user_id = self.user_id_from_login_identifier(user)
         stored = await self._store.password_hash_of(user_id) if user_id else None
         if stored is None:
             # Same work, same status, same message as a wrong password.

@@ -128,7 +128,8 @@ async def login(request: web.Request) -> web.Response:
     device_id = field(body, "device_id", str)
     display_name = field(body, "initial_device_display_name", str)
     field(body, "refresh_token", bool)
-    hs.ratelimits.login_per_user.check(user.lower())
+    # One bucket per account, however the client spells its name.
+    hs.ratelimits.login_per_user.check(hs.accounts.user_id_from_login_identifier(user) or user.lower())
     session = await hs.accounts.login_with_password(user, password, device_id, display_name)
     return json_response(_session_body(hs.config.server_name, session))
 

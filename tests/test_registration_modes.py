@@ -1,0 +1,80 @@
+"""Registration modes: open, closed, or gated by registration tokens.
+
+Spec: "Token-authenticated registration" (the ``m.login.registration_token`` UIA stage and
+``GET /_matrix/client/v1/register/m.login.registration_token/validity``).
+"""
+
+from __future__ import annotations
+
+REGISTER = "/_matrix/client/v3/register"
+VALIDITY = "/_matrix/client/v1/register/m.login.registration_token/validity"
+
+
+async def token_server(make_homeserver, tokens=("letmein",)):
+    return await make_homeserver(registration={"mode": "token", "tokens": list(tokens)})
+
+
+async def test_token_mode_offers_the_registration_token_stage(make_homeserver):
+    hs = await token_server(make_homeserver)
+    body = await hs.request("POST", REGISTER, json={"username": "a", "password": "p"}, expect=401)
+    assert body["flows"] == [{"stages": ["m.login.registration_token"]}]
+    assert isinstance(body["session"], str)
+
+
+async def test_token_mode_registers_with_a_valid_token(make_homeserver):
+    hs = await token_server(make_homeserver)
+    first = await hs.request("POST", REGISTER, json={"username": "a", "password": "p"}, expect=401)
+    auth = {"type": "m.login.registration_token", "token": "letmein", "session": first["session"]}
+    body = await hs.request("POST", REGISTER, json={"username": "a", "password": "p", "auth": auth})
+    assert body["user_id"] == "@a:localhost"
+
+
+async def test_token_mode_refuses_a_wrong_token_with_a_401_that_says_why(make_homeserver):
+    hs = await token_server(make_homeserver)
+    auth = {"type": "m.login.registration_token", "token": "guess"}
+    body = await hs.request(
+        "POST", REGISTER, json={"username": "a", "password": "p", "auth": auth}, expect=401
+    )
+    assert body["errcode"] == "M_FORBIDDEN"
+    assert body["flows"] == [{"stages": ["m.login.registration_token"]}]
+    await hs.request(
+        "GET", "/_matrix/client/v3/register/available", params={"username": "a"}
+    )  # nothing was created
+
+
+async def test_token_mode_refuses_the_dummy_stage(make_homeserver):
+    hs = await token_server(make_homeserver)
+    body = await hs.request(
+        "POST", REGISTER,
+        json={"username": "a", "password": "p", "auth": {"type": "m.login.dummy"}}, expect=401,
+    )
+    assert "errcode" in body
+
+
+async def test_validity_endpoint_says_whether_a_token_is_valid(make_homeserver):
+    hs = await token_server(make_homeserver, tokens=["one", "two"])
+    assert await hs.request("GET", VALIDITY, params={"token": "two"}) == {"valid": True}
+    assert await hs.request("GET", VALIDITY, params={"token": "three"}) == {"valid": False}
+
+
+async def test_validity_endpoint_is_403_when_tokens_are_not_in_use(hs):
+    body = await hs.request("GET", VALIDITY, params={"token": "x"}, expect=403)
+    assert body["errcode"] == "M_FORBIDDEN"
+
+
+async def test_closed_mode_refuses_registration_with_403_forbidden(make_homeserver):
+    hs = await make_homeserver(registration={"mode": "closed"})
+    body = await hs.request(
+        "POST", REGISTER,
+        json={"username": "a", "password": "p", "auth": {"type": "m.login.dummy"}}, expect=403,
+    )
+    assert body["errcode"] == "M_FORBIDDEN"
+
+
+async def test_token_mode_without_tokens_is_a_config_error():
+    import pytest
+
+    from minihs.config import ConfigError, config_from_dict
+
+    with pytest.raises(ConfigError, match="registration.tokens"):
+        config_from_dict({"registration": {"mode": "token"}})
