@@ -21,9 +21,14 @@ setup(
             "pytest-aiohttp>=1.0",
             "pytest-xdist>=3.5",
             "hypothesis>=6.100",
+            # Real clients driven by tests/clients (pinned: the versions proven there).
+            "matrix-nio==0.26.0",
+            "mautrix==0.21.1",
         ],
     },
     entry_points={
         "console_scripts": ["minihs = minihs.__main__:main"],
+        # The fixtures (minihs_server, minihs, minihs_user...) for any project that installs us.
+        "pytest11": ["minihs = minihs.pytest_plugin"],
     },
 )

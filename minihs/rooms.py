@@ -49,7 +49,12 @@ class Rooms:
 
     async def load_index(self) -> None:
         """Rebuild the joined-rooms index from the database (at start and after a reset)."""
-        self._index.load(await self._store.joined_pairs())
+        self._index.clear()
+        await self._store.for_each_joined(self._index.add)
+
+    async def stored_joined_pairs(self) -> set[tuple[str, str]]:
+        """Every (user_id, room_id) the database says is joined: what the index must equal."""
+        return set(await self._store.joined_pairs())
 
     def clear_caches(self) -> None:
         self._rooms.clear()
@@ -300,13 +305,24 @@ class Rooms:
         for (etype, _), (event_id, pdu) in room.state.items():
             if etype != MEMBER:
                 continue
-            value = pdu["content"].get("membership")
-            if membership is not None and value != membership:
-                continue
-            if not_membership is not None and value == not_membership:
-                continue
-            chunk.append(client_event(event_id, pdu, room.room_id))
+            if self._membership_matches(
+                pdu["content"].get("membership"), membership, not_membership
+            ):
+                chunk.append(client_event(event_id, pdu, room.room_id))
         return chunk
+
+    @staticmethod
+    def _membership_matches(value: Any, membership: str | None, not_membership: str | None) -> bool:
+        # Spec: "When specified alongside not_membership, the two parameters create an 'or'
+        # condition: either the membership *is* the same as membership **or** *is not* the
+        # same as not_membership." (Synapse applies both filters instead; the spec wins.)
+        if membership is not None and not_membership is not None:
+            return value == membership or value != not_membership
+        if membership is not None:
+            return value == membership
+        if not_membership is not None:
+            return value != not_membership
+        return True
 
     async def state(self, user_id: str, room_id: str) -> list[dict[str, Any]]:
         room = await self._room_visible_to(user_id, room_id)

@@ -1,8 +1,10 @@
 """User-Interactive Authentication for registration (spec: "User-Interactive Authentication API").
 
-Registration offers one flow: ``m.login.dummy`` when registration is open, or
-``m.login.registration_token`` when it is gated by tokens. A session lives in memory for
-:data:`SESSION_LIFETIME_S`; losing sessions on restart only makes a client start the flow again.
+Registration offers one flow: ``[m.login.dummy]`` when registration is open, or
+``[m.login.registration_token, m.login.dummy]`` when it is gated by tokens. The trailing dummy
+stage is Synapse's, kept so that clients written against Synapse (matrix-nio's
+``register_with_token``) work unchanged. A session, with the stages it has completed, lives in
+memory for :data:`SESSION_LIFETIME_S`; losing sessions on restart only makes a client start again.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from minihs.errors import Codes, MatrixError
@@ -20,22 +23,35 @@ SESSION_LIFETIME_S = 30 * 60
 _MAX_SESSIONS = 10_000
 
 
+@dataclass
+class _Session:
+    expires: float
+    completed: list[str] = field(default_factory=list)
+
+
 class AuthRequired(MatrixError):
     """The 401 that tells a client which stages remain (and, after a failed stage, why)."""
 
-    def __init__(self, session: str, stage: str, failure: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        session: str,
+        stages: list[str],
+        completed: list[str],
+        failure: tuple[str, str] | None = None,
+    ) -> None:
         errcode, message = failure or (Codes.UNKNOWN, "Authentication required")
         super().__init__(401, errcode, message)
         self.session = session
-        self.stage = stage
+        self.stages = stages
+        self.completed = completed
         self.failed = failure is not None
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "session": self.session,
-            "flows": [{"stages": [self.stage]}],
+            "flows": [{"stages": self.stages}],
             "params": {},
-            "completed": [],
+            "completed": list(self.completed),
         }
         if self.failed:
             body.update(errcode=self.errcode, error=self.message)
@@ -44,42 +60,58 @@ class AuthRequired(MatrixError):
 
 class RegistrationAuth:
     def __init__(self, mode: str, tokens: list[str]) -> None:
-        self._stage = REGISTRATION_TOKEN if mode == "token" else DUMMY
+        self._stages = [REGISTRATION_TOKEN, DUMMY] if mode == "token" else [DUMMY]
         self._tokens = tokens
-        self._sessions: dict[str, float] = {}  # session ID -> expiry (monotonic)
+        self._sessions: dict[str, _Session] = {}
 
     def is_valid_token(self, token: str) -> bool:
         return any(hmac.compare_digest(token.encode(), known.encode()) for known in self._tokens)
 
-    def _new_session(self) -> str:
+    def _new_session(self) -> tuple[str, _Session]:
         now = time.monotonic()
         if len(self._sessions) >= _MAX_SESSIONS:
-            self._sessions = {s: exp for s, exp in self._sessions.items() if exp > now}
-        session = secrets.token_urlsafe(18)
-        self._sessions[session] = now + SESSION_LIFETIME_S
-        return session
+            self._sessions = {k: s for k, s in self._sessions.items() if s.expires > now}
+        session_id = secrets.token_urlsafe(18)
+        session = self._sessions[session_id] = _Session(now + SESSION_LIFETIME_S)
+        return session_id, session
 
-    def _known(self, session: Any) -> bool:
-        expiry = self._sessions.get(session) if isinstance(session, str) else None
-        return expiry is not None and expiry > time.monotonic()
+    def _known(self, session_id: Any) -> _Session | None:
+        session = self._sessions.get(session_id) if isinstance(session_id, str) else None
+        if session is None or session.expires <= time.monotonic():
+            return None
+        return session
 
     def authenticate(self, auth: Any) -> None:
         """Return when ``auth`` completes the flow; otherwise raise the 401 that says what next."""
         if not isinstance(auth, dict) or "type" not in auth:
-            raise AuthRequired(self._new_session(), self._stage)
-        session = auth.get("session")
-        if session is not None and not self._known(session):
-            raise MatrixError(400, Codes.UNKNOWN, "Unknown or expired UIA session")
-        session = session or self._new_session()
-        if auth["type"] != self._stage:
+            session_id, session = self._new_session()
+            raise AuthRequired(session_id, self._stages, session.completed)
+        session_id = auth.get("session")
+        if session_id is None:
+            # Synapse accepts a stage that names no session (nio registers in one request so).
+            session_id, session = self._new_session()
+        else:
+            session = self._known(session_id)
+            if session is None:
+                raise MatrixError(400, Codes.UNKNOWN, "Unknown or expired UIA session")
+        stage = next(s for s in self._stages if s not in session.completed)
+        if auth["type"] != stage:
             raise AuthRequired(
-                session, self._stage, (Codes.UNKNOWN, f"This server requires {self._stage}")
+                session_id,
+                self._stages,
+                session.completed,
+                (Codes.UNKNOWN, f"The next stage of this flow is {stage}"),
             )
-        if self._stage == REGISTRATION_TOKEN:
+        if stage == REGISTRATION_TOKEN:
             token = auth.get("token")
             if not isinstance(token, str) or not self.is_valid_token(token):
                 raise AuthRequired(
-                    session, self._stage, (Codes.FORBIDDEN, "Invalid registration token")
+                    session_id,
+                    self._stages,
+                    session.completed,
+                    (Codes.FORBIDDEN, "Invalid registration token"),
                 )
-        # Synapse also accepts a dummy stage that names no session; so does minihs.
-        self._sessions.pop(session, None)
+        session.completed.append(stage)
+        if len(session.completed) < len(self._stages):
+            raise AuthRequired(session_id, self._stages, session.completed)
+        del self._sessions[session_id]

@@ -14,19 +14,42 @@ async def token_server(make_homeserver, tokens=("letmein",)):
     return await make_homeserver(registration={"mode": "token", "tokens": list(tokens)})
 
 
-async def test_token_mode_offers_the_registration_token_stage(make_homeserver):
+TOKEN_FLOW = [{"stages": ["m.login.registration_token", "m.login.dummy"]}]
+
+
+async def test_token_mode_offers_the_registration_token_stage_then_dummy_as_synapse_does(
+    make_homeserver,
+):
     hs = await token_server(make_homeserver)
     body = await hs.request("POST", REGISTER, json={"username": "a", "password": "p"}, expect=401)
-    assert body["flows"] == [{"stages": ["m.login.registration_token"]}]
+    assert body["flows"] == TOKEN_FLOW
+    assert body["completed"] == []
     assert isinstance(body["session"], str)
 
 
-async def test_token_mode_registers_with_a_valid_token(make_homeserver):
+async def test_token_mode_registers_with_a_valid_token_then_the_dummy_stage(make_homeserver):
     hs = await token_server(make_homeserver)
     first = await hs.request("POST", REGISTER, json={"username": "a", "password": "p"}, expect=401)
-    auth = {"type": "m.login.registration_token", "token": "letmein", "session": first["session"]}
+    session = first["session"]
+    auth = {"type": "m.login.registration_token", "token": "letmein", "session": session}
+    second = await hs.request(
+        "POST", REGISTER, json={"username": "a", "password": "p", "auth": auth}, expect=401
+    )
+    assert second["completed"] == ["m.login.registration_token"]
+    assert second["session"] == session
+    auth = {"type": "m.login.dummy", "session": session}
     body = await hs.request("POST", REGISTER, json={"username": "a", "password": "p", "auth": auth})
     assert body["user_id"] == "@a:localhost"
+
+
+async def test_token_mode_without_the_token_stage_first_refuses_the_dummy_stage(make_homeserver):
+    hs = await token_server(make_homeserver)
+    first = await hs.request("POST", REGISTER, json={"username": "a", "password": "p"}, expect=401)
+    auth = {"type": "m.login.dummy", "session": first["session"]}
+    body = await hs.request(
+        "POST", REGISTER, json={"username": "a", "password": "p", "auth": auth}, expect=401
+    )
+    assert body["completed"] == [] and "errcode" in body
 
 
 async def test_token_mode_refuses_a_wrong_token_with_a_401_that_says_why(make_homeserver):
@@ -36,7 +59,7 @@ async def test_token_mode_refuses_a_wrong_token_with_a_401_that_says_why(make_ho
         "POST", REGISTER, json={"username": "a", "password": "p", "auth": auth}, expect=401
     )
     assert body["errcode"] == "M_FORBIDDEN"
-    assert body["flows"] == [{"stages": ["m.login.registration_token"]}]
+    assert body["flows"] == TOKEN_FLOW
     await hs.request(
         "GET", "/_matrix/client/v3/register/available", params={"username": "a"}
     )  # nothing was created

@@ -135,6 +135,19 @@ def _joined_pairs(conn: sqlite3.Connection) -> list[tuple[str, str]]:
     ).fetchall()
 
 
+def _for_each_joined(conn: sqlite3.Connection, visit) -> int:
+    # Streamed row by row: a million memberships never sit in one Python list.
+    count = 0
+    cursor = conn.execute(
+        "SELECT m.user_id, r.room_id FROM memberships m JOIN rooms r ON r.room_nid = m.room_nid "
+        "WHERE m.membership = 'join' ORDER BY m.room_nid"
+    )
+    for user_id, room_id in cursor:
+        visit(user_id, room_id)
+        count += 1
+    return count
+
+
 def _all_memberships(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
     return conn.execute(
         "SELECT r.room_id, m.user_id, m.membership FROM memberships m "
@@ -176,6 +189,11 @@ class RoomStore:
     async def joined_pairs(self) -> list[tuple[str, str]]:
         """Every (user_id, room_id) whose current membership is join."""
         return await self._db.read(_joined_pairs)
+
+    async def for_each_joined(self, visit) -> int:
+        """Call ``visit(user_id, room_id)`` for every joined membership, on the database thread
+        (only for start-up, before anything else uses what ``visit`` fills). Returns the count."""
+        return await self._db.read(_for_each_joined, visit)
 
     async def all_memberships(self) -> list[tuple[str, str, str]]:
         """Every (room_id, user_id, membership) row: for consistency checks."""
