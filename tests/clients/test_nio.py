@@ -263,3 +263,19 @@ async def test_logout_kills_the_access_token_in_header_and_query(alice, live_min
     assert response.status == 401
     assert (await response.json())["errcode"] == "M_UNKNOWN_TOKEN"
     assert live_minihs.requests[-1].token_in_query and not live_minihs.requests[-1].bearer
+
+
+async def test_register_with_token_completes_the_token_then_dummy_flow(aiohttp_server):
+    from minihs.app import create_app
+    from tests.conftest import test_config
+
+    config = test_config(registration={"mode": "token", "tokens": ["invite-only"]})
+    server = await aiohttp_server(create_app(config))
+    client = AsyncClient(str(server.make_url("")).rstrip("/"), "", config=NO_RETRIES)
+    try:
+        response = await client.register_with_token("dana", "dana-pw", "invite-only")
+        assert expect(response, RegisterResponse).user_id == "@dana:localhost"
+        refused = await client.register_with_token("erin", "erin-pw", "wrong-token")
+        assert not isinstance(refused, RegisterResponse)
+    finally:
+        await client.close()
