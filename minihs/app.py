@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import re
 from typing import AsyncIterator
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from minihs.api import account, membership, mutual_rooms, rooms, versions
+from minihs.api import account, admin, membership, mutual_rooms, openapi, rooms, versions
 from minihs.config import Config
 from minihs.errors import add_cors_headers, matrix_error_middleware
 from minihs.homeserver import HOMESERVER, Homeserver
@@ -22,6 +23,20 @@ _TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&\s]*")
 
 
 def redact_tokens(text: str) -> str:
+    """``text`` (a path and query) with the value of every ``access_token`` parameter replaced.
+
+    The server decodes parameter names (``access%5Ftoken`` is ``access_token`` to it), so names
+    are compared decoded, as the server reads them.
+    """
+    path, question, query = text.partition("?")
+    if question:
+        parts = []
+        for part in query.split("&"):
+            name, equals, _value = part.partition("=")
+            if equals and unquote_plus(name) == "access_token":
+                part = name + "=<redacted>"
+            parts.append(part)
+        text = path + question + "&".join(parts)
     return _TOKEN_IN_QUERY.sub(r"\1<redacted>", text)
 
 
@@ -51,10 +66,11 @@ def _add_routes(app: web.Application) -> None:
                 router.add_route(method, prefix + path, handler)
     for method, path, handler in account.V1_ROUTES:
         router.add_route(method, CLIENT_V1 + path, handler)
-    for method, path, handler in mutual_rooms.ROUTES:
+    for method, path, handler in mutual_rooms.ROUTES + admin.ROUTES:
         router.add_route(method, path, handler)
     router.add_get("/_matrix/client/versions", versions.versions)
     router.add_get("/.well-known/matrix/client", versions.well_known_client)
+    router.add_get(openapi.PATH, openapi.openapi_document)
 
 
 def runner_options(config: Config) -> dict:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from minihs.accounts import Accounts
+from minihs.admin_registration import SharedSecretRegistration
 from minihs.config import Config
 from minihs.membership import JoinedRoomsIndex
 from minihs.mutual_rooms import MutualRooms
@@ -62,6 +63,9 @@ class Homeserver:
         self.ratelimits = Ratelimiters.from_config(config)
         self.registration_auth = RegistrationAuth(
             config.registration.mode, config.registration.tokens
+        )
+        self.shared_secret_registration = SharedSecretRegistration(
+            config.registration.shared_secret, self.accounts
         )
         self._empty: Database | None = None
 

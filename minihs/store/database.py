@@ -10,8 +10,10 @@ transaction, and a cancelled caller cannot leave one half-open: the thread finis
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
+import threading
 from typing import Any, Callable, TypeVar
 
 import aiosqlite
@@ -30,10 +32,15 @@ def _in_transaction(conn: sqlite3.Connection, fn: Unit, args: tuple[Any, ...]) -
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = fn(conn, *args)
+        # Inside the try: a COMMIT can fail too (a deferred constraint, a full disk), and must
+        # not leave the transaction open for the next unit to trip over.
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may already have rolled back by itself; ROLLBACK then would raise and hide
+        # the original error.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
     return result
 
 
@@ -56,7 +63,16 @@ class Database:
     @classmethod
     async def open(cls, path: str, synchronous: str = "normal") -> "Database":
         # isolation_level=None: sqlite3 issues no implicit BEGIN; transactions are ours alone.
-        conn = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False)
+        connecting = aiosqlite.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            conn = await connecting
+        except BaseException:
+            # A failed connect stops aiosqlite's worker thread without waiting for it; the
+            # thread then reports to the event loop, which must still be running.
+            worker = getattr(connecting, "_thread", None)
+            if isinstance(worker, threading.Thread) and worker.ident is not None:
+                await asyncio.to_thread(worker.join)
+            raise
         try:
             await conn._execute(_configure, conn._conn, path, synchronous)
             await conn._execute(migrate, conn._conn)
@@ -80,3 +96,8 @@ class Database:
 
     async def close(self) -> None:
         await self._conn.close()
+        # aiosqlite's worker thread exits just after it answers the close; wait for it, so a
+        # closed database leaves no thread behind (aiosqlite < 0.22: the connection is the thread).
+        worker = getattr(self._conn, "_thread", self._conn)
+        if isinstance(worker, threading.Thread) and worker.ident is not None:
+            worker.join()

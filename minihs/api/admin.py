@@ -1,0 +1,90 @@
+"""Admin endpoints: the test harness reset, and Synapse-compatible shared-secret registration.
+
+Neither is part of the Matrix spec. ``/_minihs/admin/reset`` is minihs's own, for test suites
+that run minihs in another process; ``/_synapse/admin/v1/register`` mirrors Synapse's Admin API
+("Shared-Secret Registration") so that tooling written for Synapse creates users here unchanged.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from aiohttp import web
+
+from minihs.api.request import homeserver, json_object
+from minihs.errors import Codes, MatrixError
+from minihs.jsonutil import json_response
+
+RESET_PATH = "/_minihs/admin/reset"
+SHARED_SECRET_REGISTER_PATH = "/_synapse/admin/v1/register"
+
+# Headers a reverse proxy adds. A request carrying one did not come from this host, whatever
+# its socket's address says.
+_PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
+def is_loopback(address: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback (``::ffff:127.0.0.1``)."""
+    if not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False  # a Unix socket or something else without an IP address
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def _from_this_host(request: web.Request) -> bool:
+    return is_loopback(request.remote) and not any(h in request.headers for h in _PROXY_HEADERS)
+
+
+async def reset(request: web.Request) -> web.Response:
+    """POST /_minihs/admin/reset
+
+    minihs only (not in the spec): forget every user, room and access token, as a fresh start
+    would, for test harnesses in other processes. It exists only when ``enable_admin_reset`` is
+    on (the ``--testing`` profile turns it on) and only for requests from a loopback address
+    that did not pass through a proxy; anything else gets the answer an unknown path gets,
+    404 ``M_UNRECOGNIZED``. Answers ``{}`` once the reset is complete.
+    """
+    hs = homeserver(request)
+    if not hs.config.enable_admin_reset or not _from_this_host(request):
+        raise MatrixError(404, Codes.UNRECOGNIZED, "Unrecognized request")
+    if request.method != "POST":
+        raise MatrixError(405, Codes.UNRECOGNIZED, "Unrecognized request: method not allowed")
+    await hs.reset()
+    return json_response({})
+
+
+async def shared_secret_nonce(request: web.Request) -> web.Response:
+    """GET /_synapse/admin/v1/register
+
+    Synapse Admin API, "Shared-Secret Registration": a one-time nonce for the POST, valid for
+    60 seconds. No authentication.
+    """
+    return json_response({"nonce": homeserver(request).shared_secret_registration.new_nonce()})
+
+
+async def shared_secret_register(request: web.Request) -> web.Response:
+    """POST /_synapse/admin/v1/register
+
+    Synapse Admin API, "Shared-Secret Registration": create a user (an admin if ``admin`` is
+    true) given a nonce and the HMAC-SHA1 of the request keyed by ``registration.shared_secret``.
+    400 ``M_UNKNOWN`` "Shared secret registration is not enabled" when no secret is configured,
+    400 "unrecognised nonce", 403 "HMAC incorrect", as Synapse answers.
+    """
+    hs = homeserver(request)
+    session = await hs.shared_secret_registration.register(await json_object(request))
+    body = {"user_id": session.user_id, "home_server": hs.config.server_name}
+    if session.access_token is not None:
+        body["access_token"] = session.access_token
+        body["device_id"] = session.device_id
+    return json_response(body)
+
+
+ROUTES = [
+    ("*", RESET_PATH, reset),
+    ("GET", SHARED_SECRET_REGISTER_PATH, shared_secret_nonce),
+    ("POST", SHARED_SECRET_REGISTER_PATH, shared_secret_register),
+]

@@ -1,0 +1,430 @@
+"""minihs as a fixture server for other projects' tests.
+
+:class:`MinihsServer` runs a homeserver in its own thread with its own event loop, so it never
+shares (or breaks) the caller's loop: it serves sync tests and asyncio tests alike. ::
+
+    with MinihsServer() as server:
+        alice = server.register_user("alice")
+        room_id = server.create_room(alice, preset="public_chat")
+        ...            # point the client under test at server.base_url
+        server.reset()  # every user, room and token gone, in well under a millisecond
+
+The defaults suit tests (the testing profile: in-memory database, cheap password hashing, no
+rate limits, no access log, admin reset on); a dict of config overrides, shaped like the YAML
+file, changes any of them. The helpers are thin HTTP calls made with the standard library only
+(one keep-alive connection per calling thread), and raise :class:`MinihsHTTPError` on any
+status other than the one the call expects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import http.client
+import itertools
+import json
+import secrets
+import socket
+import threading
+import weakref
+from typing import Any, Mapping
+from urllib.parse import quote, urlencode
+
+from minihs.config import Config, config_from_dict
+from minihs.testing_profile import apply_testing_profile
+
+__all__ = ["MinihsHTTPError", "MinihsServer", "MinihsUser", "testing_config"]
+
+# How long start() waits for the server thread to report, and stop() for it to finish. Both
+# normally take milliseconds; the limits only turn a wedged server into an error, not a hang.
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 30.0
+# Seconds open requests get to finish once stop() is called.
+SHUTDOWN_GRACE_S = 2.0
+HTTP_TIMEOUT_S = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class MinihsUser:
+    """A registered, logged-in user: what :meth:`MinihsServer.register_user` returns."""
+
+    user_id: str
+    access_token: str
+    device_id: str
+    password: str
+
+    @property
+    def localpart(self) -> str:
+        return self.user_id[1:].partition(":")[0]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+class MinihsHTTPError(Exception):
+    """A helper call got a status it did not expect. ``errcode`` and ``error`` come from the
+    Matrix error body when there is one."""
+
+    def __init__(self, method: str, path: str, status: int, expected: int, body: Any) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.expected = expected
+        self.body = body
+        self.errcode = body.get("errcode") if isinstance(body, dict) else None
+        self.error = body.get("error") if isinstance(body, dict) else None
+        detail = f"{self.errcode}: {self.error}" if self.errcode else repr(body)
+        super().__init__(f"{method} {path}: expected HTTP {expected}, got {status} ({detail})")
+
+
+def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def testing_config(overrides: Config | Mapping[str, Any] | None = None) -> Config:
+    """The configuration a :class:`MinihsServer` runs with.
+
+    ``None``: the testing profile. A mapping shaped like the YAML config file: merged over the
+    testing profile, so ``{"registration": {"shared_secret": "s"}}`` keeps every other test
+    default, and ``{"database": {"path": "x.db"}}`` really uses a file. A :class:`Config`: used
+    exactly as given. Bad keys or values raise :class:`minihs.config.ConfigError`.
+    """
+    if isinstance(overrides, Config):
+        return overrides
+    profile = dataclasses.asdict(apply_testing_profile(Config()))
+    return config_from_dict(_merge(profile, overrides or {}))
+
+
+testing_config.__test__ = False  # type: ignore[attr-defined]  # not a test, despite the name
+
+
+# Servers still running when the interpreter exits are stopped properly, so that a file
+# database is closed rather than abandoned mid-write when the daemon threads die. threading's
+# own exit hooks run while other threads still work (concurrent.futures relies on the same).
+_running: "weakref.WeakSet[MinihsServer]" = weakref.WeakSet()
+
+
+def _stop_forgotten_servers() -> None:
+    for server in list(_running):
+        try:
+            server.stop()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+if hasattr(threading, "_register_atexit"):
+    threading._register_atexit(_stop_forgotten_servers)  # type: ignore[attr-defined]
+
+
+class _Connections(threading.local):
+    conn: http.client.HTTPConnection | None = None
+
+
+class MinihsServer:
+    """A minihs homeserver in a background thread. Start with :meth:`start` (or ``with``)."""
+
+    def __init__(
+        self,
+        config: Config | Mapping[str, Any] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.config = testing_config(config)
+        self.host = host
+        self._requested_port = port
+        self.port: int | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._homeserver: Any = None
+        self._error: BaseException | None = None
+        self._ready = threading.Event()
+        self._local = _Connections()
+        self._all_connections: list[http.client.HTTPConnection] = []
+        self._connections_lock = threading.Lock()
+        self._user_numbers = itertools.count(1)
+
+    # --- lifetime ------------------------------------------------------------------------
+
+    def start(self) -> "MinihsServer":
+        """Start serving; return once the socket is bound. A startup failure (a port in use,
+        an unusable database path) is raised here, with nothing left running."""
+        if self._thread is not None:
+            raise RuntimeError("this MinihsServer is already running")
+        self._ready.clear()
+        self._error = None
+        thread = threading.Thread(target=self._run, name="minihs-server", daemon=True)
+        thread.start()
+        if not self._ready.wait(START_TIMEOUT_S):
+            raise RuntimeError(f"minihs did not start within {START_TIMEOUT_S} s")
+        if self._error is not None:
+            thread.join(STOP_TIMEOUT_S)
+            error, self._error = self._error, None
+            raise error
+        self._thread = thread
+        _running.add(self)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close everything (connections, database), then join the thread.
+        Calling it again, or on a server never started, does nothing."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._close_client_connections()
+        assert self._loop is not None and self._stop_event is not None
+        try:
+            self._loop.call_soon_threadsafe(self._stop_event.set)
+        except RuntimeError:
+            pass  # the loop is already closed: the thread is on its way out
+        thread.join(STOP_TIMEOUT_S)
+        if thread.is_alive():
+            raise RuntimeError(f"minihs did not stop within {STOP_TIMEOUT_S} s")
+        self._thread = None
+        self._loop = self._stop_event = self._homeserver = None
+        self.port = None
+        _running.discard(self)
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def __enter__(self) -> "MinihsServer":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as error:  # noqa: BLE001 - reported to start() or stop()
+            self._error = error
+        finally:
+            self._ready.set()  # never leave start() waiting
+
+    async def _serve(self) -> None:
+        from aiohttp import web
+
+        from minihs.app import create_app, runner_options
+        from minihs.homeserver import Homeserver
+
+        homeserver = await Homeserver.open(self.config)
+        runner = None
+        try:
+            runner = web.AppRunner(
+                create_app(self.config, homeserver),
+                handle_signals=False,
+                shutdown_timeout=SHUTDOWN_GRACE_S,
+                **runner_options(self.config),
+            )
+            await runner.setup()
+            site = web.TCPSite(runner, self.host, self._requested_port)
+            await site.start()
+            self.port = runner.addresses[0][1]
+            self._homeserver = homeserver
+            self._stop_event = asyncio.Event()
+            self._loop = asyncio.get_running_loop()
+            self._ready.set()
+            await self._stop_event.wait()
+        finally:
+            try:
+                if runner is not None:
+                    await runner.cleanup()
+            finally:
+                await homeserver.close()
+
+    def _require_running(self) -> None:
+        if self._thread is None:
+            raise RuntimeError("this MinihsServer is not running: call start() first")
+
+    # --- where it is ---------------------------------------------------------------------
+
+    @property
+    def server_name(self) -> str:
+        return self.config.server_name
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the running server (IPv6 hosts in brackets)."""
+        self._require_running()
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def url_for(self, path: str) -> str:
+        """The full URL of ``path`` (which starts with ``/``) on this server."""
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/': {path!r}")
+        return self.base_url + path
+
+    # --- state ---------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget every user, room and access token (and the in-memory index), as a freshly
+        started server would. Blocks until done; safe from sync code and from inside a running
+        asyncio loop, which it does not touch."""
+        self._require_running()
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("reset() cannot be called from the server's own thread")
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(self._homeserver.reset(), self._loop)
+        future.result(STOP_TIMEOUT_S)
+
+    # --- HTTP ----------------------------------------------------------------------------
+
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's keep-alive connection, and whether it is a new one."""
+        conn = self._local.conn
+        if conn is not None:
+            return conn, False
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=HTTP_TIMEOUT_S)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._local.conn = conn
+        with self._connections_lock:
+            self._all_connections.append(conn)
+        return conn, True
+
+    def _drop_connection(self, conn: http.client.HTTPConnection) -> None:
+        conn.close()
+        self._local.conn = None
+        with self._connections_lock:
+            if conn in self._all_connections:
+                self._all_connections.remove(conn)
+
+    def _close_client_connections(self) -> None:
+        with self._connections_lock:
+            connections, self._all_connections = self._all_connections, []
+        for conn in connections:
+            conn.close()
+        self._local.conn = None
+
+    def _exchange(
+        self, method: str, target: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        while True:
+            conn, fresh = self._connection()
+            try:
+                conn.request(method, target, body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # A reused connection the server had already closed (an idle timeout): the
+                # request never reached it, so sending it again on a new one is safe.
+                self._drop_connection(conn)
+                if fresh:
+                    raise
+                continue
+            except BaseException:
+                self._drop_connection(conn)
+                raise
+            if response.will_close:
+                self._drop_connection(conn)
+            return response.status, data
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        user: MinihsUser | None = None,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        expect: int | None = 200,
+    ) -> Any:
+        """One HTTP request; the decoded JSON reply (None for an empty body).
+
+        ``user`` authenticates it. Raises :class:`MinihsHTTPError` unless the status is
+        ``expect`` (``expect=None`` accepts any status).
+        """
+        self._require_running()
+        all_headers = {"Accept": "application/json"}
+        if user is not None:
+            all_headers["Authorization"] = f"Bearer {user.access_token}"
+        body = None
+        if json_body is not None:
+            body = json.dumps(json_body).encode("utf-8")
+            all_headers["Content-Type"] = "application/json"
+        all_headers.update(headers or {})
+        target = path + ("?" + urlencode(params) if params else "")
+        status, data = self._exchange(method, target, body, all_headers)
+        try:
+            reply = json.loads(data) if data else None
+        except ValueError:
+            reply = data.decode("utf-8", "replace")
+        if expect is not None and status != expect:
+            raise MinihsHTTPError(method, path, status, expect, reply)
+        return reply
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def register_user(
+        self, localpart: str | None = None, password: str | None = None
+    ) -> MinihsUser:
+        """Register and log in a user through ``POST /register``. Without a localpart, a new
+        one (``user-1``, ``user-2``...) that no earlier call of this server has used."""
+        if localpart is None:
+            localpart = f"user-{next(self._user_numbers)}"
+        if password is None:
+            password = secrets.token_urlsafe(12)
+        registration = self.config.registration
+        if registration.mode == "token":
+            auth = {"type": "m.login.registration_token", "token": registration.tokens[0]}
+        else:
+            auth = {"type": "m.login.dummy"}
+        body = self.request(
+            "POST",
+            "/_matrix/client/v3/register",
+            json_body={"username": localpart, "password": password, "auth": auth},
+        )
+        return MinihsUser(body["user_id"], body["access_token"], body["device_id"], password)
+
+    def create_room(self, user: MinihsUser, **body: Any) -> str:
+        """``POST /createRoom`` with ``body`` (``preset=``, ``name=``...); the new room's ID."""
+        return self.request("POST", "/_matrix/client/v3/createRoom", user, json_body=body)[
+            "room_id"
+        ]
+
+    def join(self, user: MinihsUser, room_id_or_alias: str, **body: Any) -> str:
+        """``POST /join/{roomIdOrAlias}``; the room ID."""
+        path = f"/_matrix/client/v3/join/{quote(room_id_or_alias, safe='')}"
+        return self.request("POST", path, user, json_body=body)["room_id"]
+
+    def invite(self, user: MinihsUser, room_id: str, target: MinihsUser | str, **body: Any) -> None:
+        """``POST /rooms/{roomId}/invite`` of ``target`` (a user or a user ID)."""
+        body["user_id"] = target.user_id if isinstance(target, MinihsUser) else target
+        self.request("POST", self._room_path(room_id, "invite"), user, json_body=body)
+
+    def leave(self, user: MinihsUser, room_id: str, **body: Any) -> None:
+        """``POST /rooms/{roomId}/leave``."""
+        self.request("POST", self._room_path(room_id, "leave"), user, json_body=body)
+
+    def mutual_rooms(
+        self, user: MinihsUser, other: MinihsUser | str, from_token: str | None = None
+    ) -> dict[str, Any]:
+        """``GET /_matrix/client/v1/mutual_rooms``: the whole reply (``joined``, ``count``,
+        ``next_batch`` when there is a next page)."""
+        params = {"user_id": other.user_id if isinstance(other, MinihsUser) else other}
+        if from_token is not None:
+            params["from"] = from_token
+        return self.request("GET", "/_matrix/client/v1/mutual_rooms", user, params=params)
+
+    @staticmethod
+    def _room_path(room_id: str, action: str) -> str:
+        return f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/{action}"
+
+    def __repr__(self) -> str:
+        where = self.base_url if self.running else "stopped"
+        return f"<MinihsServer {self.server_name} {where}>"
+
