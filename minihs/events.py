@@ -64,9 +64,11 @@ def _kept_content(version: RoomVersion, event_type: str, content: dict[str, Any]
     if event_type == "m.room.member":
         kept = {k: content[k] for k in ("membership", "join_authorised_via_users_server") if k in content}
         if version.redaction_v11:
-            signed = content.get("third_party_invite", {})
-            if isinstance(signed, dict) and "signed" in signed:
-                kept["third_party_invite"] = {"signed": signed["signed"]}
+            # v11: "it allows the signed key of the third_party_invite key". An object without
+            # `signed` is kept as {} (as Synapse does), so event IDs agree with it.
+            invite = content.get("third_party_invite")
+            if isinstance(invite, dict):
+                kept["third_party_invite"] = {"signed": invite["signed"]} if "signed" in invite else {}
         return kept
     if event_type == "m.room.create":
         if version.redaction_v11:
@@ -136,10 +138,16 @@ def check_content(content: dict[str, Any]) -> None:
     _reject_floats(content)
 
 
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
 def _reject_floats(value: Any) -> None:
-    # Canonical JSON has integers only (spec appendix "Canonical JSON").
+    # Canonical JSON has integers only, within [-(2**53)+1, 2**53-1] (spec appendix
+    # "Canonical JSON"); the HTTP layer checks the range too, this guards every other caller.
     if isinstance(value, float):
         raise bad_json("Event content may not contain non-integer numbers")
+    if isinstance(value, int) and not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        raise bad_json("Event content may not contain integers outside ±(2**53-1)")
     if isinstance(value, dict):
         for item in value.values():
             _reject_floats(item)

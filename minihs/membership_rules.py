@@ -28,10 +28,14 @@ def check_join(room: RoomState, user_id: str) -> None:
     if rule == "public":
         return
     # "If the join_rule is invite or knock then allow if membership state is invite or join."
-    # (restricted and knock_restricted also admit invited users; minihs checks no `allow` list.)
-    if current in ("invite", "join"):
-        return
-    raise forbidden("You are not invited to this room.")
+    # restricted and knock_restricted admit invited and joined users too; anyone else needs a
+    # join_authorised_via_users_server, which minihs never issues, so they are refused.
+    if rule in ("invite", "knock", "restricted", "knock_restricted"):
+        if current in ("invite", "join"):
+            return
+        raise forbidden("You are not invited to this room.")
+    # "Otherwise, reject." (e.g. the reserved `private` join rule)
+    raise forbidden("You are not allowed to join this room")
 
 
 def check_invite(room: RoomState, sender: str, target: str) -> None:
@@ -94,10 +98,16 @@ def check_ban(room: RoomState, sender: str, target: str) -> None:
 
 
 def check_unban(room: RoomState, sender: str, target: str) -> None:
+    # An unban is a leave event over a ban, so the leave rules for another user apply in full.
     _check_sender_can_act(room, sender)
     if room.membership_of(target) != "ban":
         raise forbidden(f"{target} is not banned from the room")
     # "If the target user's current membership state is ban, and the sender's power level is
     # less than the ban level, reject."
-    if room.power_level_of(sender) < room.required_level("ban"):
-        raise forbidden("You don't have permission to unban users in this room")
+    sender_level = room.power_level_of(sender)
+    if sender_level < room.required_level("ban"):
+        raise forbidden(f"You cannot unban user {target}.")
+    # "If the sender's power level is greater than or equal to the kick level, and the target
+    # user's power level is less than the sender's power level, allow." Otherwise reject.
+    if sender_level < room.required_level("kick") or room.power_level_of(target) >= sender_level:
+        raise forbidden(f"You cannot unban user {target}.")

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from minihs.errors import Codes, MatrixError, invalid_param
+from minihs.errors import Codes, MatrixError, bad_json, invalid_param
 from minihs.events import ROOM_VERSIONS, RoomVersion
-from minihs.ids import MAX_ID_BYTES, is_valid_room_alias
+from minihs.ids import MAX_ID_BYTES, is_valid_room_alias, is_valid_user_id
 
 PRESETS = {
     # preset: (join_rule, history_visibility, guest_access)
@@ -25,6 +25,17 @@ PRESETS = {
 
 # Types that only the server may set while creating a room.
 _RESERVED_INITIAL_STATE = ("m.room.create", "m.room.member")
+
+# Spec createRoom, 400: "The initial state implied by the parameters to the createRoom request
+# is invalid" (for example the creator could not send one of the initial events).
+INVALID_ROOM_STATE = "M_INVALID_ROOM_STATE"
+
+# Spec "Authorization rules" for m.room.power_levels (v10 and later): these must be integers,
+# and `events`, `notifications` and `users` objects whose values are integers.
+_POWER_LEVEL_INTS = (
+    "users_default", "events_default", "state_default", "ban", "redact", "kick", "invite",
+)
+_POWER_LEVEL_MAPS = ("events", "notifications", "users")
 
 
 @dataclass
@@ -53,7 +64,7 @@ class InitialEvent:
 
 
 def room_version_for(requested: str | None, default: str) -> RoomVersion:
-    version = ROOM_VERSIONS.get(requested or default)
+    version = ROOM_VERSIONS.get(default if requested is None else requested)
     if version is None:
         raise MatrixError(
             400,
@@ -78,13 +89,87 @@ def alias_for(room_alias_name: str, server_name: str) -> str:
 
 
 def preset_of(request: CreateRoomRequest) -> str:
+    # Values outside the spec's enums are malformed bodies: M_BAD_JSON, as Synapse answers.
     if request.visibility not in ("public", "private"):
-        raise invalid_param("'visibility' must be 'public' or 'private'")
+        raise bad_json("'visibility' must be 'public' or 'private'")
     if request.preset is None:
         return "public_chat" if request.visibility == "public" else "private_chat"
     if request.preset not in PRESETS:
-        raise invalid_param(f"{request.preset!r} is not a valid preset")
+        raise bad_json(f"{request.preset!r} is not a valid preset")
     return request.preset
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_power_levels_content(content: dict[str, Any]) -> None:
+    """The m.room.power_levels authorization rules of room versions 10 and later: integer
+    levels, maps of integers, and ``users`` keyed by valid user IDs. A request that would produce anything else is
+    refused with 400 M_BAD_JSON, as Synapse's event validator does."""
+    for key in _POWER_LEVEL_INTS:
+        if key in content and not _is_int(content[key]):
+            raise bad_json(f"m.room.power_levels: '{key}' must be an integer")
+    for key in _POWER_LEVEL_MAPS:
+        if key not in content:
+            continue
+        value = content[key]
+        if not isinstance(value, dict) or not all(_is_int(v) for v in value.values()):
+            raise bad_json(f"m.room.power_levels: '{key}' must be an object of integers")
+    for user_id in content.get("users", {}):
+        if not is_valid_user_id(user_id):
+            raise bad_json(f"m.room.power_levels: {user_id!r} in 'users' is not a valid user ID")
+
+
+def _check_additional_creators(value: Any) -> None:
+    # v12 auth rule 1.4: "If the additional_creators field is present and is not an array of
+    # strings where each string passes the same user ID validation ..., reject."
+    if not isinstance(value, list) or not all(
+        isinstance(user, str) and is_valid_user_id(user) for user in value
+    ):
+        raise bad_json("'additional_creators' must be an array of valid user IDs")
+
+
+def check_creator_can_send(unlimited: set[str], events: list["InitialEvent"]) -> None:
+    """Apply the auth rules the events after m.room.power_levels must pass, all sent by the
+    creator: the event's required power level, the ``@`` state key rule, and the invite level.
+    ``unlimited`` holds the v12 creators (empty before v12). Anything the creator could not
+    send makes the request 400 M_INVALID_ROOM_STATE."""
+    levels: dict[str, Any] | None = None
+    for event in events:
+        if event.type == "m.room.power_levels" and event.state_key == "":
+            levels = event.content
+            continue
+        if levels is None:
+            continue  # the create event and the creator's join come before any power levels
+        if event.sender in unlimited:
+            sender_level: float = float("inf")
+        else:
+            sender_level = levels.get("users", {}).get(event.sender, levels.get("users_default", 0))
+        if event.type == "m.room.member":
+            if event.state_key == event.sender:
+                continue
+            # Invites: "If the sender's power level is greater than or equal to the invite level".
+            needed = levels.get("invite", 0)
+            what = f"invite {event.state_key}"
+        else:
+            # "If the event has a state_key that starts with an @ and does not match the
+            # sender, reject."
+            if event.state_key.startswith("@") and event.state_key != event.sender:
+                raise MatrixError(
+                    400,
+                    INVALID_ROOM_STATE,
+                    f"{event.type} with state key {event.state_key!r} may only be sent by that user",
+                )
+            needed = levels.get("events", {}).get(event.type, levels.get("state_default", 50))
+            what = f"send {event.type}"
+        if sender_level < needed:
+            raise MatrixError(
+                400,
+                INVALID_ROOM_STATE,
+                f"The initial power levels would not let the creator {what} "
+                f"(needs {needed}, has {sender_level})",
+            )
 
 
 def default_power_levels(
@@ -136,7 +221,7 @@ def initial_events(
     for etype, _ in initial_state:
         if etype in _RESERVED_INITIAL_STATE:
             raise MatrixError(
-                400, Codes.INVALID_PARAM, f"initial_state may not contain {etype} events"
+                400, INVALID_ROOM_STATE, f"initial_state may not contain {etype} events"
             )
 
     create_content = {k: v for k, v in request.creation_content.items() if k != "room_version"}
@@ -145,11 +230,11 @@ def initial_events(
         create_content["creator"] = creator
     else:
         create_content.pop("creator", None)
+    if version.privileged_creators and "additional_creators" in create_content:
+        _check_additional_creators(create_content["additional_creators"])
     if version.privileged_creators and preset == "trusted_private_chat" and invitees:
         # v12: trusted invitees share the creator's rank by being additional creators.
         existing = create_content.get("additional_creators", [])
-        if not isinstance(existing, list):
-            raise MatrixError(400, Codes.BAD_JSON, "'additional_creators' must be a list")
         create_content["additional_creators"] = list(dict.fromkeys([*existing, *invitees]))
 
     events = [
@@ -170,6 +255,7 @@ def initial_events(
         power_levels["users"] = {
             u: lvl for u, lvl in power_levels["users"].items() if u not in creators
         }
+    check_power_levels_content(power_levels)
     events.append(InitialEvent("m.room.power_levels", "", power_levels, creator))
 
     if alias is not None and ("m.room.canonical_alias", "") not in initial_state:
@@ -201,4 +287,9 @@ def initial_events(
         if request.is_direct:
             content["is_direct"] = True
         events.append(InitialEvent("m.room.member", invitee, content, creator))
+
+    unlimited: set[str] = set()
+    if version.privileged_creators:
+        unlimited = {creator, *create_content.get("additional_creators", [])}
+    check_creator_can_send(unlimited, events)
     return events

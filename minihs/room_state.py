@@ -105,9 +105,11 @@ class RoomState:
     @property
     def join_rule(self) -> str:
         content = self.content_of(JOIN_RULES) or {}
-        rule = content.get("join_rule")
-        # No join rules event means the room cannot be joined without an invite.
-        return rule if isinstance(rule, str) else "invite"
+        # No join rules event (or no join_rule in it) means the room cannot be joined without
+        # an invite, as Synapse reads it; a join_rule that is not a string is a rule nobody
+        # can satisfy.
+        rule = content.get("join_rule", "invite")
+        return rule if isinstance(rule, str) else ""
 
     # --- power levels (spec: "m.room.power_levels"; v12: creators rank above everyone) -------
 
