@@ -20,8 +20,8 @@ _SERVER_NAME = re.compile(rf"(?:{_IPV4}|{_IPV6}|{_DNS_NAME})(?::[0-9]{{1,5}})?")
 _LOCALPART = re.compile(r"[a-z0-9._=\-/+]+")
 # Historical localparts: any of U+0021..U+007E except ':'.
 _HISTORICAL_LOCALPART = re.compile(r"[\x21-\x39\x3b-\x7e]+")
-# Alias localparts: anything printable but ':' and NUL; minihs keeps to the visible ASCII range.
-_ALIAS_LOCALPART = re.compile(r"[\x21-\x39\x3b-\x7e]+")
+# Alias localparts: any character but ':' and NUL (spec: "Room Aliases").
+_ALIAS_LOCALPART = re.compile(r"[^:\x00]+")
 
 
 def is_valid_server_name(name: str) -> bool:

@@ -288,3 +288,13 @@ async def test_directory_unknown_alias_is_404_not_found(hs):
 async def test_directory_invalid_alias_is_400_invalid_param(hs, alias):
     body = await hs.request("GET", f"{V3}/directory/room/{quote(alias)}", expect=400)
     assert body["errcode"] == "M_INVALID_PARAM"
+
+
+async def test_alias_with_non_ascii_localpart_is_created_and_resolves(hs):
+    # Spec "Room Aliases": the localpart may be any character but ':' and NUL.
+    alice = await hs.register()
+    room = await hs.create_room(alice, room_alias_name="café")
+    from urllib.parse import quote
+
+    body = await hs.request("GET", f"/_matrix/client/v3/directory/room/{quote('#café:localhost')}")
+    assert body["room_id"] == room
