@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import logging
 import signal
+import sqlite3
 import sys
 
 from aiohttp import web
@@ -96,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(config))
     except OSError as exc:
         print(f"minihs: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:
+        # A missing directory, a file that is not SQLite, a schema newer than this code.
+        path = config.database.path
+        print(f"minihs: cannot open the database {path} (database.path): {exc}", file=sys.stderr)
         return 1
     return 0
 

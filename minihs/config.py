@@ -212,7 +212,9 @@ def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     for key in data:
         if key not in names:
-            raise ConfigError(f"{prefix}{key}: unknown key")
+            # repr() for odd keys keeps the message on one line ("a\nb" is a valid YAML key).
+            shown = key if isinstance(key, str) and key.isprintable() else repr(key)
+            raise ConfigError(f"{prefix}{shown}: unknown key")
     values = {key: _coerce(value, hints[key], prefix + key) for key, value in data.items()}
     obj = cls(**values)
     validate = getattr(obj, "validate", None)

@@ -70,7 +70,10 @@ def access_token_of(request: web.Request) -> str | None:
     Spec: "Using access tokens". Both at once is refused, as Synapse does: which one to believe
     would be a guess.
     """
-    header = request.headers.get("Authorization")
+    headers = request.headers.getall("Authorization", [])
+    if len(headers) > 1:
+        raise MatrixError(401, Codes.MISSING_TOKEN, "Too many Authorization headers")
+    header = headers[0] if headers else None
     query_token = None
     if "access_token" in request.query:
         if not homeserver(request).config.allow_access_token_in_query:
@@ -84,7 +87,9 @@ def access_token_of(request: web.Request) -> str | None:
             raise MatrixError(401, Codes.MISSING_TOKEN, "Invalid Authorization header")
         if query_token is not None:
             raise MatrixError(
-                400, Codes.MISSING_TOKEN, "Mixing Authorization headers and access_token query parameters."
+                401,
+                Codes.MISSING_TOKEN,
+                "Mixing Authorization headers and access_token query parameters.",
             )
         return token.strip()
     return query_token

@@ -83,11 +83,15 @@ MIGRATIONS: list[list[str]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+class SchemaTooNew(sqlite3.DatabaseError):
+    """The database was written by a newer minihs; this one does not know its schema."""
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema up to date; return the version it started at."""
     (start,) = conn.execute("PRAGMA user_version").fetchone()
     if start > SCHEMA_VERSION:
-        raise RuntimeError(
+        raise SchemaTooNew(
             f"database schema version {start} is newer than this minihs ({SCHEMA_VERSION})"
         )
     for version in range(start + 1, SCHEMA_VERSION + 1):
@@ -96,10 +100,12 @@ def migrate(conn: sqlite3.Connection) -> int:
             for statement in MIGRATIONS[version - 1]:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite may already have rolled back by itself (a failed COMMIT, a full disk).
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
     return start
 
 

@@ -1,0 +1,302 @@
+"""The real command line, run as a subprocess: ready line, HTTP, signals, config errors.
+
+Each test starts ``python -m minihs`` in a temporary working directory and waits for the one
+line it prints once listening; nothing here sleeps or polls.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import select
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import minihs
+from minihs.__main__ import build_config, main, parse_args
+from minihs.config import Config
+
+SOURCE_ROOT = Path(minihs.__file__).resolve().parent.parent
+READY = re.compile(r"minihs listening on http://(127\.0\.0\.1):(\d+)")
+# Generous: only reached when the server never starts; a healthy start takes well under a second.
+START_TIMEOUT_S = 60
+PASSWORD = "hunter2 hunter2"
+CHEAP_HASHING = "password_hashing:\n  scrypt_log2_n: 4\n  scrypt_r: 1\n"
+
+
+class Server:
+    def __init__(self, proc: subprocess.Popen, host: str, port: int) -> None:
+        self.proc = proc
+        self.host = host
+        self.port = port
+
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            data = None if body is None else json.dumps(body).encode()
+            conn.request(method, path, body=data, headers=headers or {})
+            response = conn.getresponse()
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+        finally:
+            conn.close()
+
+    def register(self, username: str) -> dict[str, Any]:
+        status, body = self.request(
+            "POST",
+            "/_matrix/client/v3/register",
+            {"username": username, "password": PASSWORD, "auth": {"type": "m.login.dummy"}},
+        )
+        assert status == 200, body
+        return body
+
+    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str, str]:
+        """Send ``signum`` and wait for the exit; return (exit code, rest of stdout, stderr)."""
+        self.proc.send_signal(signum)
+        out, err = self.proc.communicate(timeout=START_TIMEOUT_S)
+        return self.proc.returncode, out, err
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE_ROOT), env.get("PYTHONPATH")]))
+    # No PYTHONUNBUFFERED: stdout is a pipe, so the ready line arrives only if minihs flushes it.
+    env.pop("PYTHONUNBUFFERED", None)
+    return env
+
+
+def _spawn(cwd: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "minihs", *args],
+        cwd=cwd,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture
+def start(tmp_path):
+    """``start(*args)`` runs the CLI in tmp_path and returns once it printed its ready line."""
+    procs: list[subprocess.Popen] = []
+
+    def run(*args: str) -> Server:
+        proc = _spawn(tmp_path, *args)
+        procs.append(proc)
+        readable, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT_S)
+        assert readable, "minihs printed nothing"
+        line = proc.stdout.readline()
+        match = READY.fullmatch(line.rstrip("\n"))
+        assert match, f"unexpected first line {line!r}; stderr: {proc.stderr.read() if not line else ''}"
+        return Server(proc, match.group(1), int(match.group(2)))
+
+    yield run
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def run_to_exit(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "minihs", *args],
+        cwd=cwd,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_S,
+    )
+
+
+def cheap_config(tmp_path: Path, extra: str = "") -> str:
+    path = tmp_path / "config.yaml"
+    path.write_text(CHEAP_HASHING + extra, encoding="utf-8")
+    return str(path)
+
+
+# --- starting, serving, stopping ---------------------------------------------------------------
+
+
+def test_serves_http_on_the_port_of_its_ready_line_and_sigterm_exits_0(start, tmp_path):
+    server = start("--config", cheap_config(tmp_path), "--port", "0", "--database", "hs.db")
+    assert server.port != 0  # the real port, not the 0 that was asked for
+    body = server.register("alice")
+    assert body["user_id"] == "@alice:localhost"
+    code, rest_of_stdout, stderr = server.stop(signal.SIGTERM)
+    assert code == 0
+    assert rest_of_stdout == ""  # the ready line is the only line on stdout
+    assert "Traceback" not in stderr
+
+
+def test_sigint_exits_0(start, tmp_path):
+    server = start("--config", cheap_config(tmp_path), "--port", "0", "--database", "hs.db")
+    server.register("alice")
+    code, _, stderr = server.stop(signal.SIGINT)
+    assert code == 0
+    assert "Traceback" not in stderr
+
+
+def test_sigterm_closes_the_database_cleanly_with_the_data_in_it(start, tmp_path):
+    server = start("--config", cheap_config(tmp_path), "--port", "0", "--database", "hs.db")
+    server.register("alice")
+    assert server.stop(signal.SIGTERM)[0] == 0
+    # SQLite checkpoints and removes the write-ahead log when the last connection closes:
+    # no -wal file left means the database was closed, not abandoned.
+    assert not (tmp_path / "hs.db-wal").exists()
+    with sqlite3.connect(tmp_path / "hs.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        users = conn.execute("SELECT user_id FROM users").fetchall()
+    assert users == [("@alice:localhost",)]
+
+
+def test_without_config_it_runs_on_the_embedded_defaults(start, tmp_path):
+    server = start("--port", "0")  # the default port 8008 may be taken on this machine
+    assert server.host == "127.0.0.1"
+    body = server.register("alice")  # default hashing cost: one hash, about 0.15 s
+    assert body["user_id"] == "@alice:localhost"
+    assert server.stop()[0] == 0
+    assert (tmp_path / "minihs.db").exists()
+
+
+def test_access_log_never_shows_a_query_access_token(start, tmp_path):
+    server = start("--config", cheap_config(tmp_path), "--port", "0", "--database", "hs.db")
+    token = server.register("alice")["access_token"]
+    # As sent, and with the parameter name percent-encoded, which the server decodes alike.
+    for path in (
+        f"/_matrix/client/v3/account/whoami?access_token={token}",
+        f"/_matrix/client/v3/account/whoami?x=1&access%5Ftoken={token}",
+        "/_matrix/client/v3/account/whoami?access_token=not-a-real-token-SECRET",
+    ):
+        server.request("GET", path)
+    code, _, stderr = server.stop()
+    assert code == 0
+    assert "whoami?access_token=<redacted>" in stderr
+    assert "access%5Ftoken=<redacted>" in stderr
+    assert token not in stderr
+    assert "SECRET" not in stderr
+
+
+# --- flags (in-process: parsing them needs no server) ------------------------------------------
+
+
+def test_flags_override_the_config_file(tmp_path):
+    config_file = cheap_config(
+        tmp_path, "listen: {host: 0.0.0.0, port: 9000}\ndatabase: {path: a.db}\nlog_level: info\n"
+    )
+    args = parse_args(
+        ["--config", config_file, "--host", "127.0.0.2", "--port", "0", "--database", "b.db",
+         "--log-level", "debug"]
+    )
+    config = build_config(args)
+    assert (config.listen.host, config.listen.port) == ("127.0.0.2", 0)
+    assert config.database.path == "b.db"
+    assert config.log_level == "debug"
+    assert config.password_hashing.scrypt_log2_n == 4  # the rest of the file still applies
+
+
+def test_no_config_flag_means_the_embedded_defaults():
+    assert build_config(parse_args([])) == Config()
+
+
+# --- failures: one line on stderr, no traceback ------------------------------------------------
+
+
+def _single_line(stderr: str) -> str:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def test_bad_config_file_exits_2_with_one_line_naming_file_and_key(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("listen:\n  prot: 8008\n", encoding="utf-8")
+    result = run_to_exit(tmp_path, "--config", str(path))
+    assert result.returncode == 2
+    line = _single_line(result.stderr)
+    assert str(path) in line
+    assert "listen.prot" in line
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("server_name: a: b\n", "line 1"),  # YAML syntax error: the line stands in for the key
+        ("listen:\n  prot: 8008\n", "listen.prot"),  # unknown key
+        ("listen:\n  port: eighty\n", "listen.port"),  # wrong type
+        ("database:\n  synchronous: sometimes\n", "database.synchronous"),  # bad value
+    ],
+    ids=["yaml-syntax", "unknown-key", "wrong-type", "bad-value"],
+)
+def test_each_kind_of_bad_config_gives_exit_2_and_one_line(tmp_path, capsys, text, key):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["--config", str(path)]) == 2
+    captured = capsys.readouterr()
+    line = _single_line(captured.err)
+    assert str(path) in line
+    assert key in line
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize("make", ["directory", "missing", "not-utf8"])
+def test_unreadable_config_gives_exit_2_and_one_line_naming_the_file(tmp_path, capsys, make):
+    path = tmp_path / "config.yaml"
+    if make == "directory":
+        path.mkdir()
+    elif make == "not-utf8":
+        path.write_bytes(b"server_name: caf\xe9\n")
+    assert main(["--config", str(path)]) == 2
+    assert str(path) in _single_line(capsys.readouterr().err)
+
+
+def test_port_flag_out_of_range_gives_exit_2(capsys):
+    assert main(["--port", "70000"]) == 2
+    assert "--port" in _single_line(capsys.readouterr().err)
+
+
+def test_database_that_cannot_be_opened_prints_one_line(tmp_path):
+    result = run_to_exit(
+        tmp_path, "--config", cheap_config(tmp_path), "--port", "0",
+        "--database", str(tmp_path / "no-such-dir" / "hs.db"),
+    )
+    assert result.returncode == 1
+    line = _single_line(result.stderr)
+    assert "database.path" in line
+    assert result.stdout == ""
+
+
+def test_database_from_a_newer_minihs_is_refused_with_one_line(tmp_path, capsys):
+    path = tmp_path / "future.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 9999")
+    assert main(["--config", cheap_config(tmp_path), "--port", "0", "--database", str(path)]) == 1
+    assert "newer" in _single_line(capsys.readouterr().err)
+
+
+def test_port_in_use_prints_one_line(tmp_path, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(
+            ["--config", cheap_config(tmp_path), "--port", str(port),
+             "--database", str(tmp_path / "hs.db")]
+        )
+    assert code == 1
+    assert "cannot start" in _single_line(capsys.readouterr().err)

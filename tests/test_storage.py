@@ -1,0 +1,372 @@
+"""Storage: migrations, connection settings, the transaction helper, token digests, passwords."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import re
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import test_config
+
+from minihs import passwords
+from minihs.accounts import token_digest
+from minihs.config import PasswordHashingConfig
+from minihs.store import schema
+from minihs.store.accounts import AccountStore, UserExists
+from minihs.store.database import Database
+from minihs.store.schema import SCHEMA_VERSION, SchemaTooNew, migrate
+
+
+@pytest.fixture
+async def db():
+    database = await Database.open(":memory:")
+    yield database
+    await database.close()
+
+
+def plain_connection(path=":memory:") -> sqlite3.Connection:
+    # Autocommit mode, as Database uses: sqlite3 issues no implicit BEGIN of its own.
+    return sqlite3.connect(path, isolation_level=None)
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def tables(conn: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def pragma(name: str):
+    def read(conn: sqlite3.Connection):
+        return conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+    return read
+
+
+def count_users(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+
+
+def insert_user(conn: sqlite3.Connection, user_id: str) -> None:
+    conn.execute("INSERT INTO users (user_id, created_ts) VALUES (?, 0)", (user_id,))
+
+
+class Boom(BaseException):
+    """Not an Exception: the helper must roll back on anything that escapes a unit."""
+
+
+# --- migrations -------------------------------------------------------------------------------
+
+
+def test_a_new_database_is_migrated_to_the_latest_version():
+    conn = plain_connection()
+    assert migrate(conn) == 0
+    assert user_version(conn) == SCHEMA_VERSION == len(schema.MIGRATIONS)
+    assert {"users", "devices", "access_tokens"} <= tables(conn)
+
+
+def test_migrations_start_from_the_stored_user_version():
+    conn = plain_connection()
+    for statement in schema.MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    assert migrate(conn) == 1  # migration 1 is not run again (it would fail: tables exist)
+    assert user_version(conn) == SCHEMA_VERSION
+
+
+def test_an_up_to_date_database_runs_no_migration():
+    conn = plain_connection()
+    migrate(conn)
+    before = conn.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
+    assert migrate(conn) == SCHEMA_VERSION
+    assert conn.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall() == before
+
+
+def test_a_failing_migration_leaves_no_trace_and_the_previous_version(monkeypatch):
+    broken = [*schema.MIGRATIONS, ["CREATE TABLE half_done (x INTEGER)", "THIS IS NOT SQL"]]
+    monkeypatch.setattr(schema, "MIGRATIONS", broken)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", len(broken))
+    conn = plain_connection()
+    with pytest.raises(sqlite3.OperationalError):
+        migrate(conn)
+    assert user_version(conn) == len(broken) - 1  # the earlier migrations did commit
+    assert "half_done" not in tables(conn)
+    assert not conn.in_transaction
+
+
+def test_a_database_newer_than_the_code_is_refused():
+    conn = plain_connection()
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(SchemaTooNew):
+        migrate(conn)
+
+
+async def test_reopening_a_file_database_keeps_its_data(tmp_path):
+    path = str(tmp_path / "hs.db")
+    first = await Database.open(path)
+    await first.transaction(insert_user, "@a:hs")
+    await first.close()
+    second = await Database.open(path)
+    try:
+        assert await second.read(count_users) == 1
+        assert await second.read(pragma("user_version")) == SCHEMA_VERSION
+    finally:
+        await second.close()
+
+
+# --- connection settings ----------------------------------------------------------------------
+
+
+async def test_file_databases_use_the_wal_journal(tmp_path):
+    database = await Database.open(str(tmp_path / "hs.db"))
+    try:
+        assert await database.read(pragma("journal_mode")) == "wal"
+    finally:
+        await database.close()
+
+
+async def test_memory_databases_work(db):
+    assert await db.read(pragma("journal_mode")) == "memory"
+    await db.transaction(insert_user, "@a:hs")
+    assert await db.read(count_users) == 1
+
+
+@pytest.mark.parametrize("level, value", [("off", 0), ("normal", 1), ("full", 2), ("extra", 3)])
+async def test_synchronous_level_comes_from_config(tmp_path, level, value):
+    database = await Database.open(str(tmp_path / "hs.db"), level)
+    try:
+        assert await database.read(pragma("synchronous")) == value
+    finally:
+        await database.close()
+
+
+async def test_foreign_keys_are_enforced(db):
+    assert await db.read(pragma("foreign_keys")) == 1
+
+    def orphan_device(conn):
+        conn.execute("INSERT INTO devices (user_id, device_id) VALUES ('@nobody:hs', 'D')")
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await db.transaction(orphan_device)
+
+
+async def test_user_ids_are_unique_by_constraint(db):
+    await db.transaction(insert_user, "@a:hs")
+    with pytest.raises(sqlite3.IntegrityError):
+        await db.transaction(insert_user, "@a:hs")
+
+
+async def test_device_ids_are_unique_per_user_by_constraint(db):
+    def add_device(conn, user_id):
+        conn.execute("INSERT INTO devices (user_id, device_id) VALUES (?, 'D')", (user_id,))
+
+    await db.transaction(insert_user, "@a:hs")
+    await db.transaction(insert_user, "@b:hs")
+    await db.transaction(add_device, "@a:hs")
+    await db.transaction(add_device, "@b:hs")  # the same device ID for another user is fine
+    with pytest.raises(sqlite3.IntegrityError):
+        await db.transaction(add_device, "@a:hs")
+
+
+async def test_creating_an_existing_account_raises_user_exists(db):
+    store = AccountStore(db)
+    await store.create_account("@a:hs", "hash", 0)
+    with pytest.raises(UserExists):
+        await store.create_account("@a:hs", "hash", 0, device=("D", None, b"x" * 32))
+    # The failed attempt left nothing behind: no device, no token.
+    assert await db.read(lambda conn: conn.execute("SELECT COUNT(*) FROM devices").fetchone()[0]) == 0
+
+
+# --- the transaction helper -------------------------------------------------------------------
+
+
+async def test_a_transaction_commits_when_the_unit_returns(db):
+    def insert_two(conn):
+        insert_user(conn, "@a:hs")
+        insert_user(conn, "@b:hs")
+        return "done"
+
+    assert await db.transaction(insert_two) == "done"
+    assert await db.read(count_users) == 2
+
+
+@pytest.mark.parametrize("error", [ValueError("bad"), Boom()], ids=["Exception", "BaseException"])
+async def test_a_transaction_rolls_back_on_any_exception(db, error):
+    def insert_then_fail(conn):
+        insert_user(conn, "@a:hs")
+        raise error
+
+    with pytest.raises(type(error)):
+        await db.transaction(insert_then_fail)
+    assert await db.read(count_users) == 0
+    assert not await db.read(lambda conn: conn.in_transaction)
+    await db.transaction(insert_user, "@b:hs")  # the connection is usable afterwards
+    assert await db.read(count_users) == 1
+
+
+async def test_a_failed_commit_rolls_back_and_leaves_no_open_transaction(db):
+    def violate_at_commit(conn):
+        # Deferred: the foreign key is checked at COMMIT, so it is the COMMIT that fails.
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        conn.execute("INSERT INTO devices (user_id, device_id) VALUES ('@nobody:hs', 'D')")
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await db.transaction(violate_at_commit)
+    assert not await db.read(lambda conn: conn.in_transaction)
+    await db.transaction(insert_user, "@a:hs")
+    assert await db.read(count_users) == 1
+
+
+async def test_a_unit_whose_error_ended_the_transaction_keeps_its_own_error(db):
+    class UnitError(Exception):
+        pass
+
+    def rollback_then_fail(conn):
+        insert_user(conn, "@a:hs")
+        conn.execute("ROLLBACK")
+        raise UnitError
+
+    with pytest.raises(UnitError):  # not "cannot rollback - no transaction is active"
+        await db.transaction(rollback_then_fail)
+    assert await db.read(count_users) == 0
+
+
+async def test_a_cancelled_caller_cannot_leave_a_transaction_half_done(db):
+    started, release = threading.Event(), threading.Event()
+
+    def slow_insert(conn):
+        insert_user(conn, "@a:hs")
+        started.set()
+        release.wait()
+        insert_user(conn, "@b:hs")
+
+    task = asyncio.create_task(db.transaction(slow_insert))
+    await asyncio.to_thread(started.wait)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    release.set()
+    # The unit ran to its end on the database thread: both rows or neither, never one.
+    assert await db.read(count_users) in (0, 2)
+    assert not await db.read(lambda conn: conn.in_transaction)
+
+
+async def test_transactions_of_concurrent_callers_do_not_interleave(db):
+    def read_then_write(conn, user_id):
+        n = count_users(conn)
+        insert_user(conn, f"{user_id}{n}")
+
+    await asyncio.gather(*(db.transaction(read_then_write, "@u") for _ in range(20)))
+    # Each unit saw the writes of every unit before it: the counts are 0..19, all distinct.
+    names = await db.read(lambda conn: {r[0] for r in conn.execute("SELECT user_id FROM users")})
+    assert names == {f"@u{i}" for i in range(20)}
+
+
+# --- access tokens ----------------------------------------------------------------------------
+
+
+async def test_access_tokens_are_stored_only_as_sha256_digests(hs):
+    alice = await hs.register("alice")
+    db = hs.homeserver.db
+    rows = await db.read(lambda conn: conn.execute("SELECT * FROM access_tokens").fetchall())
+    assert len(rows) == 1
+    assert hashlib.sha256(alice.access_token.encode()).digest() in rows[0]
+    assert token_digest(alice.access_token) == hashlib.sha256(alice.access_token.encode()).digest()
+    dump = "\n".join(await db.read(lambda conn: list(conn.iterdump())))
+    assert alice.access_token not in dump
+
+
+# --- passwords --------------------------------------------------------------------------------
+
+
+def test_password_hash_is_scrypt_and_records_its_parameters():
+    stored = passwords.hash_password_sync("secret", 5, 2)
+    scheme, log2_n, r, p, salt, key = stored.split("$")
+    assert (scheme, log2_n, r, p) == ("scrypt", "5", "2", "1")
+    assert passwords.verify_password_sync("secret", stored)
+    assert not passwords.verify_password_sync("Secret", stored)
+
+
+def test_password_hashes_are_salted():
+    assert passwords.hash_password_sync("secret", 4, 1) != passwords.hash_password_sync("secret", 4, 1)
+
+
+def test_verification_uses_the_parameters_stored_with_the_hash():
+    # A hash made at one cost still verifies after the configured cost changed.
+    old = passwords.hash_password_sync("secret", 4, 1)
+    new = passwords.hash_password_sync("secret", 6, 2)
+    assert passwords.verify_password_sync("secret", old)
+    assert passwords.verify_password_sync("secret", new)
+
+
+@pytest.mark.parametrize(
+    "stored", ["", "plain", "bcrypt$4$1$1$AAAA$AAAA", "scrypt$x$1$1$AAAA$AAAA", "scrypt$4$1$1$!!$!!"]
+)
+def test_a_malformed_stored_hash_never_verifies(stored):
+    assert passwords.verify_password_sync("secret", stored) is False
+
+
+def test_password_comparison_is_constant_time(monkeypatch):
+    calls = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(passwords.hmac, "compare_digest", spy)
+    stored = passwords.hash_password_sync("secret", 4, 1)
+    assert passwords.verify_password_sync("secret", stored)
+    assert len(calls) == 1
+
+
+async def test_password_hashing_runs_off_the_event_loop_thread(monkeypatch):
+    threads = []
+    real = passwords._scrypt
+
+    def recording(*args):
+        threads.append(threading.get_ident())
+        return real(*args)
+
+    monkeypatch.setattr(passwords, "_scrypt", recording)
+    stored = await passwords.hash_password("secret", 4, 1)
+    assert await passwords.verify_password("secret", stored)
+    assert len(threads) == 2
+    assert threading.get_ident() not in threads
+
+
+async def test_registration_hashes_with_the_configured_cost(make_homeserver):
+    config = test_config()  # the testing profile sets the cheapest cost; ask for another
+    config.password_hashing = PasswordHashingConfig(scrypt_log2_n=5, scrypt_r=3)
+    hs = await make_homeserver(config)
+    alice = await hs.register("alice")
+    stored = await hs.homeserver.db.read(
+        lambda conn: conn.execute(
+            "SELECT password_hash FROM users WHERE user_id = ?", (alice.user_id,)
+        ).fetchone()[0]
+    )
+    assert stored.startswith("scrypt$5$3$1$")
+
+
+# --- layering ---------------------------------------------------------------------------------
+
+
+def test_all_sql_lives_in_the_storage_package():
+    package = Path(passwords.__file__).resolve().parent
+    sql = re.compile(
+        r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|CREATE\s+TABLE|PRAGMA)\b"
+    )
+    offenders = []
+    for path in package.rglob("*.py"):
+        if "store" in path.relative_to(package).parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if sql.search(text) or re.search(r"^\s*(import|from)\s+aiosqlite\b", text, re.M):
+            offenders.append(str(path.relative_to(package)))
+    assert offenders == []
