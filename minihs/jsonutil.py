@@ -27,12 +27,17 @@ def json_response(value: Any, status: int = 200) -> web.Response:
     )
 
 
+class NotJson(ValueError):
+    """The text is not JSON at all, though Python's parser would take it (NaN, Infinity)."""
+
+
 class JsonRejected(ValueError):
-    """The text is JSON Python accepts, but not JSON minihs stores (the reason says why)."""
+    """Well-formed JSON that minihs cannot keep exactly: duplicate keys, integers beyond
+    ±(2**53-1), unpaired surrogates, nesting deeper than the limit (the reason says which)."""
 
 
 def _reject_constant(name: str) -> Any:
-    raise JsonRejected(f"{name} is not allowed in JSON")
+    raise NotJson(f"{name} is not allowed in JSON")
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -70,7 +75,11 @@ def _check_text(text: str) -> None:
 
 
 def loads_strict(raw: bytes, max_depth: int = 64) -> Any:
-    """Decode a client's JSON body; raise JsonRejected (or ValueError) when minihs cannot keep it."""
+    """Decode a client's JSON body.
+
+    Raises JsonRejected for JSON minihs cannot keep, and another ValueError (NotJson,
+    UnicodeDecodeError, JSONDecodeError) for a body that is not JSON.
+    """
     text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
     try:
         value = json.loads(

@@ -81,8 +81,10 @@ class RegistrationAuth:
             return None
         return session
 
-    def authenticate(self, auth: Any) -> None:
-        """Return when ``auth`` completes the flow; otherwise raise the 401 that says what next."""
+    def authenticate(self, auth: Any) -> str:
+        """Return the session ID once ``auth`` completes the flow; otherwise raise the 401 that
+        says what comes next. A completed session stays usable until :meth:`finish` (or expiry),
+        so a registration that fails after authenticating (a name taken meanwhile) can retry."""
         if not isinstance(auth, dict) or "type" not in auth:
             session_id, session = self._new_session()
             raise AuthRequired(session_id, self._stages, session.completed)
@@ -94,6 +96,8 @@ class RegistrationAuth:
             session = self._known(session_id)
             if session is None:
                 raise MatrixError(400, Codes.UNKNOWN, "Unknown or expired UIA session")
+        if len(session.completed) == len(self._stages):
+            return session_id
         stage = next(s for s in self._stages if s not in session.completed)
         if auth["type"] != stage:
             raise AuthRequired(
@@ -114,4 +118,8 @@ class RegistrationAuth:
         session.completed.append(stage)
         if len(session.completed) < len(self._stages):
             raise AuthRequired(session_id, self._stages, session.completed)
-        del self._sessions[session_id]
+        return session_id
+
+    def finish(self, session_id: str) -> None:
+        """The registration this session authenticated succeeded: the session is spent."""
+        self._sessions.pop(session_id, None)

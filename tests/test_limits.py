@@ -127,7 +127,7 @@ async def test_body_over_the_limit_is_413_too_large(make_homeserver):
     assert body["errcode"] == "M_TOO_LARGE"
 
 
-async def test_json_nested_deeper_than_the_limit_is_rejected_as_not_json(make_homeserver):
+async def test_json_nested_deeper_than_the_limit_is_rejected_as_bad_json(make_homeserver):
     hs = await make_homeserver(limits={"max_json_depth": 8})
     alice = await hs.register()
     deep = {"a": 1}
@@ -137,7 +137,7 @@ async def test_json_nested_deeper_than_the_limit_is_rejected_as_not_json(make_ho
         "POST", "/_matrix/client/v3/createRoom", alice,
         json={"creation_content": deep}, expect=400,
     )
-    assert body["errcode"] == "M_NOT_JSON"
+    assert body["errcode"] == "M_BAD_JSON"
 
 
 async def test_json_nested_beyond_the_parser_recursion_limit_is_400_not_500(hs):
@@ -147,7 +147,7 @@ async def test_json_nested_beyond_the_parser_recursion_limit_is_400_not_500(hs):
         "POST", "/_matrix/client/v3/createRoom", alice, data=text,
         headers={"Content-Type": "application/json"}, expect=400,
     )
-    assert body["errcode"] == "M_NOT_JSON"
+    assert body["errcode"] == "M_BAD_JSON"
 
 
 async def raw_exchange(host: str, port: int, request: bytes) -> bytes:

@@ -101,3 +101,23 @@ async def test_token_mode_without_tokens_is_a_config_error():
 
     with pytest.raises(ConfigError, match="registration.tokens"):
         config_from_dict({"registration": {"mode": "token"}})
+
+
+async def test_a_completed_session_can_retry_after_the_registration_itself_failed(hs):
+    # As in Synapse: authenticating is not undone by a failure after it (here, no password).
+    first = await hs.request("POST", REGISTER, json={"username": "a"}, expect=401)
+    auth = {"type": "m.login.dummy", "session": first["session"]}
+    missing = await hs.request("POST", REGISTER, json={"username": "a", "auth": auth}, expect=400)
+    assert missing["errcode"] == "M_MISSING_PARAM"
+    body = await hs.request("POST", REGISTER, json={"username": "a", "password": "p", "auth": auth})
+    assert body["user_id"] == "@a:localhost"
+
+
+async def test_a_session_is_spent_once_its_registration_succeeds(hs):
+    first = await hs.request("POST", REGISTER, json={"username": "a"}, expect=401)
+    auth = {"type": "m.login.dummy", "session": first["session"]}
+    await hs.request("POST", REGISTER, json={"username": "a", "password": "p", "auth": auth})
+    again = await hs.request(
+        "POST", REGISTER, json={"username": "b", "password": "p", "auth": auth}, expect=400
+    )
+    assert again["errcode"] == "M_UNKNOWN"

@@ -51,7 +51,7 @@ async def register(request: web.Request) -> web.Response:
     if username is not None:
         await hs.accounts.check_username_available(username)
 
-    hs.registration_auth.authenticate(auth)
+    uia_session = hs.registration_auth.authenticate(auth)
     if password is None:
         raise MatrixError(400, Codes.MISSING_PARAM, "Missing params: password")
     session = await hs.accounts.register(
@@ -61,6 +61,7 @@ async def register(request: web.Request) -> web.Response:
         device_display_name=display_name,
         inhibit_login=inhibit_login,
     )
+    hs.registration_auth.finish(uia_session)
     return json_response(_session_body(hs.config.server_name, session))
 
 

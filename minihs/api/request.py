@@ -13,7 +13,7 @@ from aiohttp import web
 from minihs.accounts import Requester
 from minihs.errors import Codes, MatrixError, bad_json, missing_param
 from minihs.homeserver import HOMESERVER, Homeserver
-from minihs.jsonutil import loads_strict
+from minihs.jsonutil import JsonRejected, loads_strict
 
 T = TypeVar("T")
 
@@ -33,6 +33,8 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     max_depth = homeserver(request).config.limits.max_json_depth
     try:
         body = loads_strict(raw, max_depth)
+    except JsonRejected as exc:
+        raise bad_json(f"Unusable JSON: {exc}") from None
     except ValueError as exc:
         raise MatrixError(400, Codes.NOT_JSON, f"Content not JSON: {exc}") from None
     if not isinstance(body, dict):
