@@ -1,6 +1,6 @@
 """MinihsServer: minihs in its own thread and event loop, for other projects' tests.
 
-Also checks that the subprocess recipes in docs/testing.md (shell and Node.js) really work.
+Also checks that the subprocess recipes in README.md ("Using minihs in your tests") (shell and Node.js) really work.
 """
 
 from __future__ import annotations
@@ -268,13 +268,13 @@ async def test_an_async_client_on_the_callers_loop_can_use_it(fresh):
             assert (await reply.json())["user_id"] == alice.user_id
 
 
-# --- the subprocess recipes in docs/testing.md ----------------------------------------------
+# --- the subprocess recipes in README.md ("Using minihs in your tests") ---------------
 
 
 def _recipe(name: str) -> str:
     """The code block that follows ``<!-- recipe: NAME -->`` in the docs."""
-    docs = REPO / "docs" / "testing.md"
-    text = (docs if docs.exists() else REPO / "README.md").read_text(encoding="utf-8")
+    docs = REPO / "README.md"
+    text = docs.read_text(encoding="utf-8")
     match = re.search(rf"<!-- recipe: {re.escape(name)} -->\s*```[a-z]*\n(.*?)```", text, re.S)
     assert match, f"no recipe {name!r} in {docs}"
     return match.group(1)

@@ -145,8 +145,8 @@ def test_a_project_using_the_fixtures_passes_under_xdist_with_a_server_per_worke
 
 
 def test_the_pytest_example_in_the_docs_passes(consumer):
-    docs = REPO / "docs" / "testing.md"
-    text = (docs if docs.exists() else REPO / "README.md").read_text(encoding="utf-8")
+    docs = REPO / "README.md"
+    text = docs.read_text(encoding="utf-8")
     example = re.search(r"<!-- recipe: test_chat.py -->\s*```python\n(.*?)```", text, re.S)
     assert example, "no pytest example in the docs"
     consumer.makepyfile(test_chat=example.group(1))
