@@ -8,8 +8,6 @@ these sets: Python intersects by walking the smaller one, so the cost follows th
 
 from __future__ import annotations
 
-from typing import Iterable
-
 _EMPTY: frozenset[str] = frozenset()
 
 
@@ -18,12 +16,6 @@ class JoinedRoomsIndex:
         self._rooms_of: dict[str, set[str]] = {}
         # One shared string object per room ID keeps a million memberships cheap in memory.
         self._room_ids: dict[str, str] = {}
-
-    def load(self, joined: Iterable[tuple[str, str]]) -> None:
-        """Replace the whole index with these (user_id, room_id) pairs."""
-        self.clear()
-        for user_id, room_id in joined:
-            self.add(user_id, room_id)
 
     def clear(self) -> None:
         self._rooms_of.clear()
