@@ -24,7 +24,11 @@ setup(
             # Real clients driven by tests/clients (pinned: the versions proven there).
             "matrix-nio==0.26.0",
             "mautrix==0.21.1",
+            # Fuzzes minihs against its own OpenAPI document (tests/test_fuzz.py).
+            "schemathesis==4.32.5",
         ],
+        # scripts/bench.py --plot draws the mutual_rooms scaling curve.
+        "bench": ["matplotlib"],
     },
     entry_points={
         "console_scripts": ["minihs = minihs.__main__:main"],

@@ -15,11 +15,15 @@ import signal
 import sqlite3
 import sys
 
-from aiohttp import web
+from minihs._server_imports import import_aiohttp_for_server
 
-from minihs.app import create_app, runner_options
-from minihs.config import LOG_LEVELS, Config, ConfigError, load_config
-from minihs.testing_profile import apply_testing_profile
+import_aiohttp_for_server()
+
+from aiohttp import web  # noqa: E402
+
+from minihs.app import create_app, runner_options  # noqa: E402
+from minihs.config import LOG_LEVELS, Config, ConfigError, load_config  # noqa: E402
+from minihs.testing_profile import apply_testing_profile  # noqa: E402
 
 # Seconds that open requests get to finish after a shutdown signal.
 SHUTDOWN_GRACE_S = 10.0
@@ -63,6 +67,11 @@ async def serve(config: Config) -> None:
     runner = web.AppRunner(
         app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S, **runner_options(config)
     )
+    # Signal handlers first: a supervisor may signal the moment it reads the ready line.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.listen.host, config.listen.port)
@@ -70,11 +79,6 @@ async def serve(config: Config) -> None:
         host, port = runner.addresses[0][:2]
         shown_host = f"[{host}]" if ":" in host else host
         print(f"minihs listening on http://{shown_host}:{port}", flush=True)
-
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
         await stop.wait()
     finally:
         # Stops accepting, lets open requests finish, then runs cleanup (closes the database).

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 SYNCHRONOUS_LEVELS = ("off", "normal", "full", "extra")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -241,6 +240,8 @@ def load_config(path: str | Path) -> Config:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the file: {exc}") from None
+    import yaml  # here, not at the top: a server started without a file never needs it
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -370,3 +370,80 @@ def test_all_sql_lives_in_the_storage_package():
         if sql.search(text) or re.search(r"^\s*(import|from)\s+aiosqlite\b", text, re.M):
             offenders.append(str(path.relative_to(package)))
     assert offenders == []
+
+
+# --- group commit -----------------------------------------------------------------------------
+
+
+async def _grouped(db, *units):
+    """Run units so that all but the first are committed as one group: the first holds the
+    database thread until the rest are queued."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold(conn):
+        started.set()
+        release.wait()
+
+    first = asyncio.ensure_future(db.transaction(hold))
+    await asyncio.to_thread(started.wait)
+    rest = [asyncio.ensure_future(db.transaction(fn, *args)) for fn, args in units]
+    await asyncio.sleep(0)  # let every unit reach the queue
+    release.set()
+    await first
+    return await asyncio.gather(*rest, return_exceptions=True)
+
+
+async def test_units_queued_together_are_committed_in_one_group(db, monkeypatch):
+    from minihs.store import database
+
+    groups = []
+    run_group = database._run_group
+    monkeypatch.setattr(
+        database, "_run_group", lambda conn, units: groups.append(len(units)) or run_group(conn, units)
+    )
+    results = await _grouped(db, *[(insert_user, (f"@u{i}:hs",)) for i in range(5)])
+    assert results == [None] * 5
+    assert groups[-1] == 5
+    assert await db.read(count_users) == 5
+
+
+async def test_a_failing_unit_in_a_group_is_rolled_back_alone(db):
+    def insert_then_fail(conn):
+        insert_user(conn, "@bad:hs")
+        raise ValueError("this unit only")
+
+    results = await _grouped(
+        db, (insert_user, ("@a:hs",)), (insert_then_fail, ()), (insert_user, ("@b:hs",))
+    )
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], ValueError)
+    names = await db.read(lambda conn: {r[0] for r in conn.execute("SELECT user_id FROM users")})
+    assert names == {"@a:hs", "@b:hs"}
+
+
+async def test_a_unit_that_ends_the_transaction_fails_the_units_it_undid(db):
+    from minihs.store.database import TransactionLost
+
+    def rollback_everything(conn):
+        conn.execute("ROLLBACK")
+        raise RuntimeError("ended the transaction")
+
+    results = await _grouped(
+        db, (insert_user, ("@a:hs",)), (rollback_everything, ()), (insert_user, ("@b:hs",))
+    )
+    # @a's write was undone, so its caller must not hear "committed"; @b ran afterwards.
+    assert isinstance(results[0], TransactionLost)
+    assert isinstance(results[1], RuntimeError)
+    assert results[2] is None
+    names = await db.read(lambda conn: {r[0] for r in conn.execute("SELECT user_id FROM users")})
+    assert names == {"@b:hs"}
+
+
+async def test_a_failed_commit_fails_every_unit_of_its_group(db):
+    def violate_at_commit(conn):
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        conn.execute("INSERT INTO devices (user_id, device_id) VALUES ('@nobody:hs', 'D')")
+
+    results = await _grouped(db, (insert_user, ("@a:hs",)), (violate_at_commit, ()))
+    assert all(isinstance(result, sqlite3.IntegrityError) for result in results)
+    assert await db.read(count_users) == 0

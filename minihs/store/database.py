@@ -1,11 +1,13 @@
-"""The SQLite connection and its transaction helper.
+"""The SQLite connection and its transaction helper, with group commit.
 
 One aiosqlite connection serves the whole process. Each unit of work is a plain function of a
-``sqlite3.Connection`` that runs, whole, on aiosqlite's worker thread in a single round trip:
-``BEGIN IMMEDIATE``, the statements, ``COMMIT``, or ``ROLLBACK`` on any exception. Because the
-unit runs start to finish on that one thread, coroutines can never interleave inside a
-transaction, and a cancelled caller cannot leave one half-open: the thread finishes the unit
-(commit or rollback) whatever happens to the awaiting coroutine.
+``sqlite3.Connection`` that runs, whole, on aiosqlite's worker thread. Units submitted while the
+thread is busy are committed together: one thread round trip runs ``BEGIN IMMEDIATE``, each unit
+inside its own ``SAVEPOINT`` (a unit that raises is rolled back alone), then one ``COMMIT``.
+Every caller still gets its own result or its own exception, and hears back only after the
+COMMIT that made its writes durable. Because units run start to finish on that one thread,
+coroutines never interleave inside a unit, and a cancelled caller cannot leave one half-done:
+the thread finishes it (kept or rolled back) whatever happens to the awaiting coroutine.
 """
 
 from __future__ import annotations
@@ -28,20 +30,47 @@ Unit = Callable[..., T]
 BUSY_TIMEOUT_MS = 5000
 
 
-def _in_transaction(conn: sqlite3.Connection, fn: Unit, args: tuple[Any, ...]) -> Any:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = fn(conn, *args)
-        # Inside the try: a COMMIT can fail too (a deferred constraint, a full disk), and must
-        # not leave the transaction open for the next unit to trip over.
-        conn.execute("COMMIT")
-    except BaseException:
-        # SQLite may already have rolled back by itself; ROLLBACK then would raise and hide
-        # the original error.
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return result
+class TransactionLost(sqlite3.OperationalError):
+    """A unit's writes were undone because another unit of the same group ended the
+    transaction (SQLite rolls back by itself on some errors)."""
+
+
+def _run_group(conn: sqlite3.Connection, units: list[tuple[Unit, tuple[Any, ...]]]) -> list:
+    """Run units in one transaction, each in a savepoint; return ``(ok, value)`` per unit."""
+    outcomes: list[tuple[bool, Any]] = []
+    kept: list[int] = []  # units whose writes are in the open transaction
+    for fn, args in units:
+        try:
+            if not conn.in_transaction:
+                conn.execute("BEGIN IMMEDIATE")
+            conn.execute("SAVEPOINT unit")
+            value = fn(conn, *args)
+            conn.execute("RELEASE unit")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK TO unit")
+                conn.execute("RELEASE unit")
+            else:
+                # The whole transaction is gone, and the units before this one with it.
+                lost = TransactionLost(f"rolled back with a failing unit of the group: {exc!r}")
+                for index in kept:
+                    outcomes[index] = (False, lost)
+                kept = []
+            outcomes.append((False, exc))
+            continue
+        kept.append(len(outcomes))
+        outcomes.append((True, value))
+    if conn.in_transaction:
+        try:
+            # A COMMIT can fail too (a deferred constraint, a full disk): then nothing of the
+            # group was kept, and no transaction may stay open for the next group.
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for index in kept:
+                outcomes[index] = (False, exc)
+    return outcomes
 
 
 def _configure(conn: sqlite3.Connection, path: str, synchronous: str) -> None:
@@ -59,6 +88,8 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self._conn = conn
         self.path = path
+        self._queue: list[tuple[Unit, tuple[Any, ...], asyncio.Future]] = []
+        self._committer: asyncio.Task | None = None
 
     @classmethod
     async def open(cls, path: str, synchronous: str = "normal") -> "Database":
@@ -82,10 +113,34 @@ class Database:
         return cls(conn, path)
 
     async def transaction(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(conn, *args)`` as one atomic transaction on the database thread."""
-        # aiosqlite's _execute is the only way to run a whole unit in one round trip; the
-        # public API costs one round trip per statement (see GUIDE: ~3.5x slower here).
-        return await self._conn._execute(_in_transaction, self._conn._conn, fn, args)
+        """Run ``fn(conn, *args)`` atomically; return once it is committed."""
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._queue.append((fn, args, future))
+        if self._committer is None:
+            self._committer = asyncio.ensure_future(self._commit_queued())
+        return await future
+
+    async def _commit_queued(self) -> None:
+        # Whatever queues up while one group runs on the thread becomes the next group.
+        try:
+            while self._queue:
+                group, self._queue = self._queue, []
+                units = [(fn, args) for fn, args, _ in group]
+                try:
+                    # aiosqlite's _execute is the only way to run a whole group in one round
+                    # trip; its public API costs one round trip per statement.
+                    outcomes = await self._conn._execute(_run_group, self._conn._conn, units)
+                except BaseException as exc:  # the thread could not run the group at all
+                    outcomes = [(False, exc)] * len(group)
+                for (_, _, future), (ok, value) in zip(group, outcomes):
+                    if future.done():
+                        continue  # its caller was cancelled; the unit ran all the same
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._committer = None
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run read-only ``fn(conn, *args)`` on the database thread (no explicit transaction)."""
@@ -95,6 +150,8 @@ class Database:
         await self._conn.backup(target._conn)
 
     async def close(self) -> None:
+        if self._committer is not None:
+            await self._committer  # let queued units finish before the connection goes
         await self._conn.close()
         # aiosqlite's worker thread exits just after it answers the close; wait for it, so a
         # closed database leaves no thread behind (aiosqlite < 0.22: the connection is the thread).
