@@ -64,8 +64,9 @@ class RegistrationConfig:
 
 @dataclass
 class PasswordHashingConfig:
-    # scrypt cost: N = 2**log2_n with r=8, p=1. 16 takes about 64 MiB and 0.14 s per hash.
-    scrypt_log2_n: int = 16
+    # scrypt cost: N = 2**log2_n with r=8, p=1. 15 takes 32 MiB and about 0.11 s per hash on
+    # the 2-core benchmark machine: memory-hard where bcrypt (Synapse) needs 4 KiB.
+    scrypt_log2_n: int = 15
     scrypt_r: int = 8
 
     def validate(self) -> None:

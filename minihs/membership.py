@@ -14,19 +14,26 @@ _EMPTY: frozenset[str] = frozenset()
 class JoinedRoomsIndex:
     def __init__(self) -> None:
         self._rooms_of: dict[str, set[str]] = {}
-        # One shared string object per room ID keeps a million memberships cheap in memory.
-        self._room_ids: dict[str, str] = {}
 
     def clear(self) -> None:
         self._rooms_of.clear()
-        self._room_ids.clear()
 
     def add(self, user_id: str, room_id: str) -> None:
-        room_id = self._room_ids.setdefault(room_id, room_id)
         rooms = self._rooms_of.get(user_id)
         if rooms is None:
             self._rooms_of[user_id] = rooms = set()
         rooms.add(room_id)
+
+    def add_users(self, chunk: list[tuple[str, set[str]]]) -> None:
+        """Take each user's whole set of joined rooms: the start-up path."""
+        rooms_of = self._rooms_of
+        for user_id, rooms in chunk:
+            existing = rooms_of.get(user_id)
+            if existing is None:
+                if rooms:
+                    rooms_of[user_id] = rooms  # the loader's own set, kept as it is
+            else:
+                existing.update(rooms)
 
     def discard(self, user_id: str, room_id: str) -> None:
         rooms = self._rooms_of.get(user_id)

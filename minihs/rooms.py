@@ -50,7 +50,7 @@ class Rooms:
     async def load_index(self) -> None:
         """Rebuild the joined-rooms index from the database (at start and after a reset)."""
         self._index.clear()
-        await self._store.for_each_joined(self._index.add)
+        await self._store.joined_rooms_by_user(self._index.add_users)
 
     async def stored_joined_pairs(self) -> set[tuple[str, str]]:
         """Every (user_id, room_id) the database says is joined: what the index must equal."""

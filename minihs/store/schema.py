@@ -78,6 +78,11 @@ MIGRATIONS: list[list[str]] = [
             creator TEXT NOT NULL
         )""",
     ],
+    # 3: a covering index that hands the start-up loader every joined membership already
+    # grouped by user (SQLite then aggregates while it scans: no sort, no table lookups).
+    [
+        "CREATE INDEX memberships_joined ON memberships(membership, user_id, room_nid)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
