@@ -436,3 +436,19 @@ async def test_rate_limit_is_per_requester(make_homeserver):
     await hs.mutual_rooms(alice, "@x:y.z")
     await hs.mutual_rooms(alice, "@x:y.z", expect=429)
     await hs.mutual_rooms(bob, "@x:y.z")
+
+
+@pytest.mark.parametrize("size", [0, 1, 100, 101, 808, 809, 5000, 20000])
+def test_page_selection_is_exactly_the_smallest_room_ids_in_order(size):
+    import random
+    import string
+
+    from minihs.mutual_rooms import smallest
+
+    rng = random.Random(size)
+    rooms = {"!" + "".join(rng.choices(string.ascii_letters + "-_", k=12)) for _ in range(size)}
+    for count in (1, 101):
+        assert smallest(rooms, count) == sorted(rooms)[:count]
+    # A skewed set (every ID shares a long prefix but a few) still comes out exact.
+    skewed = {f"!a{i:06d}" for i in range(size)} | {"!0", "!1", "!zz"}
+    assert smallest(skewed, 101) == sorted(skewed)[:101]
