@@ -14,7 +14,10 @@ from aiohttp import web
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+# Responses are built from plain dicts and lists minihs made itself: no cycles to look for.
+_compact = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+)
 
 
 def dumps(value: Any) -> str:
@@ -22,8 +25,9 @@ def dumps(value: Any) -> str:
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
+    # JSON is UTF-8 by definition (RFC 8259), so the body goes out as bytes with no charset.
     return web.Response(
-        text=dumps(value), status=status, content_type="application/json", charset="utf-8"
+        body=dumps(value).encode("utf-8"), status=status, content_type="application/json"
     )
 
 
