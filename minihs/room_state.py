@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from minihs.events import ROOM_VERSIONS, Event, RoomVersion
+from minihs.events import ROOM_VERSIONS, Event, RoomVersion, build_event
 from minihs.store.rooms import StoredRoom
 
 CREATE = "m.room.create"
@@ -72,11 +72,36 @@ class RoomState:
         return frozenset(creators)
 
     def apply(self, event: Event) -> None:
-        """Advance the in-memory state past a committed event."""
+        """Advance the in-memory state past an event (once it is committed)."""
         if event.state_key is not None:
             self.state[(event.type, event.state_key)] = (event.event_id, event.pdu)
+            if event.type == CREATE and event.state_key == "":
+                self.creators = self._creators_from_create_event()
         self.last_event_id = event.event_id
         self.depth = event.depth
+
+    def next_event(
+        self,
+        event_type: str,
+        sender: str,
+        content: dict[str, Any],
+        state_key: str | None,
+        origin_server_ts: int,
+    ) -> Event:
+        """Build the event that follows this state: the room's single forward extremity as
+        ``prev_events``, the auth events the spec selects, one more than the current depth."""
+        return build_event(
+            self.version,
+            room_id=self.room_id,
+            event_type=event_type,
+            sender=sender,
+            content=content,
+            state_key=state_key,
+            prev_events=[self.last_event_id],
+            auth_events=self.auth_event_ids(sender, event_type, state_key),
+            depth=self.depth + 1,
+            origin_server_ts=origin_server_ts,
+        )
 
     # --- reading state ---------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import string
 from typing import Any, Callable
 
 from minihs import membership_rules
@@ -20,14 +21,21 @@ from minihs.errors import MatrixError, forbidden, invalid_param, not_found
 from minihs.events import Event, RoomVersion, build_event, check_content, client_event
 from minihs.ids import is_valid_room_alias, is_valid_room_id, is_valid_user_id
 from minihs.membership import JoinedRoomsIndex
-from minihs.room_creation import CreateRoomRequest, alias_for, initial_events, room_version_for
+from minihs.room_creation import (
+    CreateRoomRequest,
+    InitialEvent,
+    alias_for,
+    initial_events,
+    room_version_for,
+)
 from minihs.room_state import MEMBER, RoomState
 from minihs.store.rooms import AliasTaken, NewEvent, RoomIdTaken, RoomStore
 
 MEMBERSHIPS = ("join", "invite", "knock", "leave", "ban")
 
 
-def _persistable(event: Event) -> NewEvent:
+def persistable(event: Event) -> NewEvent:
+    """An event in the form the store writes it."""
     membership = event.content.get("membership") if event.type == MEMBER else None
     return NewEvent(
         event.event_id,
@@ -37,6 +45,41 @@ def _persistable(event: Event) -> NewEvent:
         json.dumps(event.pdu, ensure_ascii=False, separators=(",", ":")),
         membership,
     )
+
+
+def new_room_id(server_name: str, rng: random.Random | None = None) -> str:
+    """A room ID for versions before 12: ``!<18 random letters>:<server_name>``."""
+    return "!" + "".join((rng or random).choices(string.ascii_letters, k=18)) + ":" + server_name
+
+
+def build_initial_events(
+    version: RoomVersion, plan: list[InitialEvent], room_id: str | None, ts: int
+) -> list[Event]:
+    """Hash the planned initial events into a chain: each follows the state the ones before it
+    made. ``room_id`` is None for version 12, where the create event derives it."""
+    create = plan[0]
+    first = build_event(
+        version,
+        room_id=room_id,
+        event_type=create.type,
+        sender=create.sender,
+        content=create.content,
+        state_key=create.state_key,
+        prev_events=[],
+        auth_events=[],
+        depth=1,
+        origin_server_ts=ts,
+    )
+    staging = RoomState(0, first.room_id, version, {}, "", 0)
+    staging.apply(first)
+    events = [first]
+    for planned in plan[1:]:
+        event = staging.next_event(
+            planned.type, planned.sender, planned.content, planned.state_key, ts
+        )
+        staging.apply(event)
+        events.append(event)
+    return events
 
 
 class Rooms:
@@ -81,11 +124,14 @@ class Rooms:
     async def _persist_new_room(self, creator, version, plan, alias) -> str:
         ts = now_ms()
         while True:
-            events = self._build_initial_events(version, plan, ts)
+            room_id = None if version.room_id_from_create_event else new_room_id(
+                self._config.server_name
+            )
+            events = build_initial_events(version, plan, room_id, ts)
             room_id = events[0].room_id
             try:
                 room_nid = await self._store.create_room(
-                    room_id, version.identifier, creator, ts, [_persistable(e) for e in events], alias
+                    room_id, version.identifier, creator, ts, [persistable(e) for e in events], alias
                 )
             except AliasTaken:
                 raise MatrixError(400, "M_ROOM_IN_USE", "Room alias already taken") from None
@@ -98,48 +144,11 @@ class Rooms:
         room = RoomState(room_nid, room_id, version, {}, "", 0)
         for event in events:
             room.apply(event)
-        room.creators = room._creators_from_create_event()
         self._rooms[room_id] = room
         for event in events:
             if event.type == MEMBER:
                 self._index.record(event.state_key, room_id, event.content["membership"])
         return room_id
-
-    def _build_initial_events(self, version: RoomVersion, plan, ts: int) -> list[Event]:
-        events: list[Event] = []
-        room_id: str | None = None if version.room_id_from_create_event else self._new_room_id()
-        staging = None
-        for depth, planned in enumerate(plan, start=1):
-            auth: list[str] = []
-            prev: list[str] = []
-            if staging is not None:
-                auth = staging.auth_event_ids(planned.sender, planned.type, planned.state_key)
-                prev = [staging.last_event_id]
-            event = build_event(
-                version,
-                room_id=room_id,
-                event_type=planned.type,
-                sender=planned.sender,
-                content=planned.content,
-                state_key=planned.state_key,
-                prev_events=prev,
-                auth_events=auth,
-                depth=depth,
-                origin_server_ts=ts,
-            )
-            if staging is None:
-                room_id = event.room_id
-                staging = RoomState(0, room_id, version, {}, "", 0)
-            staging.apply(event)
-            if event.type == "m.room.create":
-                staging.creators = staging._creators_from_create_event()
-            events.append(event)
-        return events
-
-    def _new_room_id(self) -> str:
-        # Rooms before v12 carry a server part: !<18 random letters>:<server_name>.
-        letters = "".join(random.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", k=18))
-        return f"!{letters}:{self._config.server_name}"
 
     # --- looking rooms up ------------------------------------------------------------------
 
@@ -190,19 +199,8 @@ class Rooms:
             current = room.content_of(MEMBER, target)
             if current == content and room.state[(MEMBER, target)][1]["sender"] == sender:
                 return room  # the same change again: nothing to record (as Synapse does)
-            event = build_event(
-                room.version,
-                room_id=room.room_id,
-                event_type=MEMBER,
-                sender=sender,
-                content=content,
-                state_key=target,
-                prev_events=[room.last_event_id],
-                auth_events=room.auth_event_ids(sender, MEMBER, target),
-                depth=room.depth + 1,
-                origin_server_ts=now_ms(),
-            )
-            await self._store.append_event(room.room_nid, _persistable(event))
+            event = room.next_event(MEMBER, sender, content, target, now_ms())
+            await self._store.append_event(room.room_nid, persistable(event))
             room.apply(event)
             self._index.record(target, room.room_id, content["membership"])
             return room

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import random
 import sqlite3
-import string
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
@@ -33,11 +32,11 @@ from typing import Callable, Iterable, Iterator, Sequence
 from minihs import membership_rules, passwords
 from minihs.accounts import new_access_token, new_device_id, token_digest
 from minihs.config import PasswordHashingConfig
-from minihs.events import ROOM_VERSIONS, Event, RoomVersion, build_event
+from minihs.events import ROOM_VERSIONS, Event, RoomVersion
 from minihs.ids import user_id_for
 from minihs.room_creation import CreateRoomRequest, initial_events
 from minihs.room_state import MEMBER, RoomState
-from minihs.rooms import _persistable
+from minihs.rooms import build_initial_events, new_room_id, persistable
 from minihs.store.database import BUSY_TIMEOUT_MS
 from minihs.store.rooms import NewEvent
 from minihs.store.schema import migrate
@@ -49,9 +48,6 @@ DEFAULT_PASSWORD = "seeded-password"
 
 # (step, done, total): called after every chunk of a long step.
 Progress = Callable[[str, int, int], None]
-
-_ROOM_ID_LETTERS = string.ascii_letters
-
 
 @dataclass(frozen=True)
 class SeededRoom:
@@ -94,60 +90,21 @@ def build_room_events(
     The same sequence ``POST /createRoom`` followed by ``POST /join`` for each joiner produces.
     Returns the room ID and the events.
     """
-    room_id: str | None = None
-    if not version.room_id_from_create_event:
-        letters = "".join((rng or random).choices(_ROOM_ID_LETTERS, k=18))
-        room_id = f"!{letters}:{server_name}"
+    room_id = None if version.room_id_from_create_event else new_room_id(server_name, rng)
     plan = initial_events(CreateRoomRequest(preset=preset), creator, version, None)
-    events: list[Event] = []
-    staging: RoomState | None = None
-    for depth, planned in enumerate(plan, start=1):
-        if staging is None:
-            auth: list[str] = []
-            prev: list[str] = []
-        else:
-            auth = staging.auth_event_ids(planned.sender, planned.type, planned.state_key)
-            prev = [staging.last_event_id]
-        event = build_event(
-            version,
-            room_id=room_id,
-            event_type=planned.type,
-            sender=planned.sender,
-            content=planned.content,
-            state_key=planned.state_key,
-            prev_events=prev,
-            auth_events=auth,
-            depth=depth,
-            origin_server_ts=origin_server_ts,
-        )
-        if staging is None:
-            room_id = event.room_id
-            staging = RoomState(0, event.room_id, version, {}, "", 0)
+    events = build_initial_events(version, plan, room_id, origin_server_ts)
+    staging = RoomState(0, events[0].room_id, version, {}, "", 0)
+    for event in events:
         staging.apply(event)
-        if event.type == "m.room.create":
-            staging.creators = staging._creators_from_create_event()
-        events.append(event)
-    assert staging is not None and room_id is not None
     for joiner in joiners:
         # The rule the server applies to POST /join: a seeded join is one the server would allow.
         membership_rules.check_join(staging, joiner)
         if staging.membership_of(joiner) == "join":
             continue  # joining again changes nothing (the server records no event either)
-        event = build_event(
-            version,
-            room_id=room_id,
-            event_type=MEMBER,
-            sender=joiner,
-            content={"membership": "join"},
-            state_key=joiner,
-            prev_events=[staging.last_event_id],
-            auth_events=staging.auth_event_ids(joiner, MEMBER, joiner),
-            depth=staging.depth + 1,
-            origin_server_ts=origin_server_ts,
-        )
+        event = staging.next_event(MEMBER, joiner, {"membership": "join"}, joiner, origin_server_ts)
         staging.apply(event)
         events.append(event)
-    return room_id, events
+    return staging.room_id, events
 
 
 def _configure(conn: sqlite3.Connection) -> None:
@@ -306,7 +263,7 @@ class Seeder:
                     server_name=self.server_name,
                     rng=self._rng,
                 )
-                built.append((room_id, creator, ts, [_persistable(e) for e in events]))
+                built.append((room_id, creator, ts, [persistable(e) for e in events]))
                 if keep:
                     members = tuple(
                         e.state_key for e in events if e.type == MEMBER and e.state_key is not None
