@@ -10,6 +10,7 @@ that fails leaves both untouched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import random
@@ -21,6 +22,22 @@ import pytest
 from minihs.errors import MatrixError
 from minihs.room_creation import CreateRoomRequest
 from conftest import quote, test_config
+
+
+@contextlib.contextmanager
+def failing_commits(hs):
+    """Every transaction of this server fails as a disk error would, until the block ends."""
+    database = hs.homeserver.db
+
+    async def failing_transaction(fn, *args):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    database.transaction = failing_transaction
+    try:
+        yield
+    finally:
+        del database.transaction  # the class's method again
+
 
 V3 = "/_matrix/client/v3"
 CLIENTS = 50
@@ -236,24 +253,14 @@ async def test_a_change_whose_commit_fails_leaves_index_database_and_room_unchan
     alice, bob = await hs.register(), await hs.register()
     room = await hs.create_room(alice, preset="public_chat")
     before = await snapshot(hs)
-    database = hs.homeserver.db
-    real_transaction = database.transaction
-
-    async def failing_transaction(fn, *args):
-        raise sqlite3.OperationalError("disk I/O error")
-
-    database.transaction = failing_transaction
-    try:
-        with pytest.raises(sqlite3.OperationalError):
-            await hs.homeserver.rooms.join(bob.user_id, room, {})
-    finally:
-        database.transaction = real_transaction
+    with failing_commits(hs), pytest.raises(sqlite3.OperationalError):
+        await hs.homeserver.rooms.join(bob.user_id, room, {})
     assert await snapshot(hs) == before
     assert await hs.joined_rooms(bob) == []
     # The room's in-memory state did not move either: the next change chains on correctly.
     await hs.join(bob, room)
     await assert_index_matches_database(hs)
-    rows = await database.read(
+    rows = await hs.homeserver.db.read(
         lambda conn: conn.execute(
             "SELECT event_id, json FROM events ORDER BY stream_ordering DESC LIMIT 2"
         ).fetchall()
@@ -265,18 +272,8 @@ async def test_a_change_whose_commit_fails_leaves_index_database_and_room_unchan
 async def test_a_create_room_whose_commit_fails_leaves_the_index_unchanged(hs):
     alice = await hs.register()
     before = await snapshot(hs)
-    database = hs.homeserver.db
-    real_transaction = database.transaction
-
-    async def failing_transaction(fn, *args):
-        raise sqlite3.OperationalError("disk I/O error")
-
-    database.transaction = failing_transaction
-    try:
-        with pytest.raises(sqlite3.OperationalError):
-            await hs.homeserver.rooms.create_room(alice.user_id, CreateRoomRequest())
-    finally:
-        database.transaction = real_transaction
+    with failing_commits(hs), pytest.raises(sqlite3.OperationalError):
+        await hs.homeserver.rooms.create_room(alice.user_id, CreateRoomRequest())
     assert await snapshot(hs) == before
 
 
