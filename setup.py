@@ -14,6 +14,8 @@ setup(
         "aiosqlite>=0.20",
         "pyyaml>=6.0",
         "canonicaljson>=2.0",
+        # Response and event encoding: ~7x the stdlib's speed, same bytes (see jsonutil.py).
+        "orjson>=3.9",
     ],
     extras_require={
         "test": [

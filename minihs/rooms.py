@@ -9,7 +9,6 @@ joined-rooms index. A failure anywhere before the commit changes nothing.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import string
 from typing import Any, Callable
@@ -20,6 +19,7 @@ from minihs.config import Config
 from minihs.errors import MatrixError, forbidden, invalid_param, not_found
 from minihs.events import Event, RoomVersion, build_event, check_content, client_event
 from minihs.ids import is_valid_room_alias, is_valid_room_id, is_valid_user_id
+from minihs.jsonutil import dumps
 from minihs.membership import JoinedRoomsIndex
 from minihs.room_creation import (
     CreateRoomRequest,
@@ -42,7 +42,7 @@ def persistable(event: Event) -> NewEvent:
         event.type,
         event.state_key,
         event.depth,
-        json.dumps(event.pdu, ensure_ascii=False, separators=(",", ":")),
+        dumps(event.pdu).decode("utf-8"),
         membership,
     )
 
