@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import secrets
 import time
@@ -48,7 +47,7 @@ class PaginationTokens:
         message = b"\n".join(
             [requester.encode(), other.encode(), str(issued).encode(), last_room]
         )
-        return _b64(hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_BYTES])
+        return _b64(hmac.digest(self._key, message, "sha256")[:_MAC_BYTES])
 
     def issue(self, requester: str, other: str, last_room_id: str) -> str:
         issued = int(self._clock())
