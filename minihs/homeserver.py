@@ -1,14 +1,13 @@
 """The homeserver: one object owning the database and the domain services built on it.
 
-The HTTP layer reaches everything through ``request.app[HOMESERVER]``; tests and the fixture
-server use the same object to reset state.
+The HTTP layer reaches everything through ``request.app[HOMESERVER]`` (``minihs.api.request``);
+tests and the fixture server use the same object to reset state. Nothing here knows HTTP.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiohttp import web
 
 from minihs.accounts import Accounts
 from minihs.admin_registration import SharedSecretRegistration
@@ -97,6 +96,3 @@ class Homeserver:
         if self._empty is not None:
             await self._empty.close()
         await self.db.close()
-
-
-HOMESERVER = web.AppKey("homeserver", Homeserver)

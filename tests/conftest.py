@@ -42,7 +42,7 @@ class MatrixTestClient:
 
     @property
     def homeserver(self):
-        from minihs.homeserver import HOMESERVER
+        from minihs.api.request import HOMESERVER
 
         return self.http.server.app[HOMESERVER]
 

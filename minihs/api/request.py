@@ -12,10 +12,13 @@ from aiohttp import web
 
 from minihs.accounts import Requester
 from minihs.errors import Codes, MatrixError, bad_json, missing_param
-from minihs.homeserver import HOMESERVER, Homeserver
+from minihs.homeserver import Homeserver
 from minihs.jsonutil import JsonRejected, loads_strict
 
 T = TypeVar("T")
+
+# Where the application keeps its Homeserver: the HTTP layer's one way to the domain.
+HOMESERVER = web.AppKey("homeserver", Homeserver)
 
 _TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", dict: "an object", list: "an array"}
 
