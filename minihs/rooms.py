@@ -117,22 +117,25 @@ class Rooms:
         plan = initial_events(request, creator, version, alias)
         for planned in plan:
             check_content(planned.content)
-        # Shielded: once the room is being written, a client disconnect must not split the
-        # commit from the index update.
-        return await asyncio.shield(self._persist_new_room(creator, version, plan, alias))
-
-    async def _persist_new_room(self, creator, version, plan, alias) -> str:
         ts = now_ms()
         while True:
             room_id = None if version.room_id_from_create_event else new_room_id(
                 self._config.server_name
             )
             events = build_initial_events(version, plan, room_id, ts)
-            room_id = events[0].room_id
+            written = self._store.create_room(
+                events[0].room_id,
+                version.identifier,
+                creator,
+                ts,
+                [persistable(event) for event in events],
+                alias,
+                # Runs once the room is committed, even if this request is cancelled meanwhile.
+                on_settled=lambda committed, room_nid, events=events: committed
+                and self._adopt(room_nid, version, events),
+            )
             try:
-                room_nid = await self._store.create_room(
-                    room_id, version.identifier, creator, ts, [persistable(e) for e in events], alias
-                )
+                await written
             except AliasTaken:
                 raise MatrixError(400, "M_ROOM_IN_USE", "Room alias already taken") from None
             except RoomIdTaken:
@@ -140,15 +143,17 @@ class Rooms:
                 # ID. Move the timestamp on a little, as Synapse does, and build again.
                 ts += random.randint(1, 10)
                 continue
-            break
-        room = RoomState(room_nid, room_id, version, {}, "", 0)
+            return events[0].room_id
+
+    def _adopt(self, room_nid: int, version: RoomVersion, events: list[Event]) -> None:
+        """A new room's initial events are committed: hold its state, index its members."""
+        room = RoomState(room_nid, events[0].room_id, version, {}, "", 0)
         for event in events:
             room.apply(event)
-        self._rooms[room_id] = room
+        self._rooms[room.room_id] = room
         for event in events:
             if event.type == MEMBER:
-                self._index.record(event.state_key, room_id, event.content["membership"])
-        return room_id
+                self._index.record(event.state_key, room.room_id, event.content["membership"])
 
     # --- looking rooms up ------------------------------------------------------------------
 
@@ -189,21 +194,37 @@ class Rooms:
         content: dict[str, Any],
         check: Callable[[RoomState], None],
     ) -> RoomState:
-        check_content(content)
-        return await asyncio.shield(self._locked_change(room_id, sender, target, content, check))
+        """Check, build and commit one membership change under the room's lock.
 
-    async def _locked_change(self, room_id, sender, target, content, check) -> RoomState:
-        async with self._lock(room_id):
+        The lock is released, and the in-memory state and the index advanced, by the commit's
+        ``on_settled`` callback, not by this coroutine: a request cancelled while its change is
+        being committed (a client that hangs up) can then neither skip that bookkeeping nor let
+        the room's next change start from a state that is not yet the committed one.
+        """
+        check_content(content)
+        lock = self._lock(room_id)
+        await lock.acquire()
+        try:
             room = await self._room(room_id)
             check(room)
             current = room.content_of(MEMBER, target)
             if current == content and room.state[(MEMBER, target)][1]["sender"] == sender:
+                lock.release()
                 return room  # the same change again: nothing to record (as Synapse does)
             event = room.next_event(MEMBER, sender, content, target, now_ms())
-            await self._store.append_event(room.room_nid, persistable(event))
-            room.apply(event)
-            self._index.record(target, room.room_id, content["membership"])
-            return room
+
+            def settled(committed: bool, _stream_ordering: int | None) -> None:
+                if committed:
+                    room.apply(event)
+                    self._index.record(target, room.room_id, content["membership"])
+                lock.release()
+
+            written = self._store.append_event(room.room_nid, persistable(event), settled)
+        except BaseException:
+            lock.release()
+            raise
+        await written
+        return room
 
     @staticmethod
     def _member_content(membership: str, reason: str | None, extra: dict[str, Any] | None = None):

@@ -26,17 +26,19 @@ from conftest import quote, test_config
 
 @contextlib.contextmanager
 def failing_commits(hs):
-    """Every transaction of this server fails as a disk error would, until the block ends."""
-    database = hs.homeserver.db
+    """Every commit of the database fails as a disk error would, until the block ends."""
+    from minihs.store import database
 
-    async def failing_transaction(fn, *args):
+    real_run_group = database._run_group
+
+    def failing_group(conn, units):
         raise sqlite3.OperationalError("disk I/O error")
 
-    database.transaction = failing_transaction
+    database._run_group = failing_group
     try:
         yield
     finally:
-        del database.transaction  # the class's method again
+        database._run_group = real_run_group
 
 
 V3 = "/_matrix/client/v3"
@@ -330,3 +332,39 @@ async def test_concurrent_first_use_of_a_room_after_restart_loads_it_once(make_h
     await assert_index_matches_database(hs)
     body = await hs.request("GET", f"{V3}/rooms/{quote(room)}/joined_members", alice)
     assert set(body["joined"]) == {alice.user_id, *(user.user_id for user in users)}
+
+
+async def test_a_change_cancelled_during_its_commit_still_updates_index_and_releases_the_room(hs):
+    # A client that hangs up while its join is being committed: the join is committed anyway,
+    # so the index and the room's state must follow it, and the room's lock must come free.
+    import threading
+
+    alice, bob, carol = await hs.register(), await hs.register(), await hs.register()
+    room = await hs.create_room(alice, preset="public_chat")
+    database = hs.homeserver.db
+    started, release = threading.Event(), threading.Event()
+
+    def hold_the_database_thread(conn):
+        started.set()
+        release.wait()
+
+    holder = asyncio.ensure_future(database.transaction(hold_the_database_thread))
+    await asyncio.to_thread(started.wait)
+    join = asyncio.ensure_future(hs.homeserver.rooms.join(bob.user_id, room, {}))
+    while not database._queue:  # until the join is built and queued behind the held thread
+        await asyncio.sleep(0)
+    join.cancel()
+    release.set()
+    await holder
+    with pytest.raises(asyncio.CancelledError):
+        await join
+    await asyncio.wait_for(hs.join(carol, room), 10)  # the room's lock was released
+    assert room in await hs.joined_rooms(bob)
+    await assert_index_matches_database(hs)
+    rows = await database.read(
+        lambda conn: conn.execute(
+            "SELECT event_id, json FROM events ORDER BY stream_ordering DESC LIMIT 2"
+        ).fetchall()
+    )
+    (_, newest), (previous_id, _) = rows
+    assert json.loads(newest)["prev_events"] == [previous_id]  # carol's join chains on bob's

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Unit = Callable[..., T]
+Settled = Callable[[bool, Any], None]
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -88,7 +89,7 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self._conn = conn
         self.path = path
-        self._queue: list[tuple[Unit, tuple[Any, ...], asyncio.Future]] = []
+        self._queue: list[tuple[Unit, tuple[Any, ...], asyncio.Future, Settled | None]] = []
         self._committer: asyncio.Task | None = None
 
     @classmethod
@@ -114,25 +115,41 @@ class Database:
 
     async def transaction(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` atomically; return once it is committed."""
+        return await self.submit(fn, *args)
+
+    def submit(
+        self, fn: Callable[..., T], *args: Any, on_settled: Settled | None = None
+    ) -> "asyncio.Future[T]":
+        """Queue ``fn(conn, *args)`` for the next group commit; the future gives its result.
+
+        ``on_settled(committed, result)`` runs on the event loop as soon as the unit is committed
+        or has failed, before the future resolves and whether or not its caller is still
+        waiting (a cancelled request): what must follow a commit in memory belongs there.
+        """
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._queue.append((fn, args, future))
+        self._queue.append((fn, args, future, on_settled))
         if self._committer is None:
             self._committer = asyncio.ensure_future(self._commit_queued())
-        return await future
+        return future
 
     async def _commit_queued(self) -> None:
         # Whatever queues up while one group runs on the thread becomes the next group.
         try:
             while self._queue:
                 group, self._queue = self._queue, []
-                units = [(fn, args) for fn, args, _ in group]
+                units = [(fn, args) for fn, args, _, _ in group]
                 try:
                     # aiosqlite's _execute is the only way to run a whole group in one round
                     # trip; its public API costs one round trip per statement.
                     outcomes = await self._conn._execute(_run_group, self._conn._conn, units)
                 except BaseException as exc:  # the thread could not run the group at all
                     outcomes = [(False, exc)] * len(group)
-                for (_, _, future), (ok, value) in zip(group, outcomes):
+                for (_, _, future, on_settled), (ok, value) in zip(group, outcomes):
+                    if on_settled is not None:
+                        try:
+                            on_settled(ok, value if ok else None)
+                        except Exception:
+                            logger.exception("Error in a commit callback")
                     if future.done():
                         continue  # its caller was cancelled; the unit ran all the same
                     if ok:

@@ -6,6 +6,7 @@ transaction, so no reader ever sees an event without its state or state without 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import dataclass
 from minihs.store.database import Database
@@ -164,7 +165,7 @@ class RoomStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create_room(
+    def create_room(
         self,
         room_id: str,
         room_version: str,
@@ -172,18 +173,24 @@ class RoomStore:
         created_ts: int,
         events: list[NewEvent],
         alias: str | None,
-    ) -> int:
-        """Persist a new room with its initial events; return its numeric handle.
+        on_settled=None,
+    ) -> "asyncio.Future[int]":
+        """Persist a new room with its initial events; the future gives its numeric handle.
 
-        Raises AliasTaken when the alias belongs to another room (nothing is written then).
+        It fails with AliasTaken when the alias belongs to another room, or RoomIdTaken (nothing
+        is written then). ``on_settled(committed, room_nid)`` as for :meth:`append_event`.
         """
-        return await self._db.transaction(
-            _create_room, room_id, room_version, creator, created_ts, events, alias
+        return self._db.submit(
+            _create_room, room_id, room_version, creator, created_ts, events, alias,
+            on_settled=on_settled,
         )
 
-    async def append_event(self, room_nid: int, event: NewEvent) -> int:
-        """Persist one event and its state changes; return its stream ordering."""
-        return await self._db.transaction(_append_event, room_nid, event)
+    def append_event(self, room_nid: int, event: NewEvent, on_settled=None) -> "asyncio.Future[int]":
+        """Persist one event and its state changes; the future gives its stream ordering.
+
+        ``on_settled(committed, stream_ordering)`` runs as soon as the write is committed or has
+        failed (see ``Database.submit``)."""
+        return self._db.submit(_append_event, room_nid, event, on_settled=on_settled)
 
     async def stored_room(self, room_id: str) -> StoredRoom | None:
         return await self._db.read(_stored_room, room_id)
