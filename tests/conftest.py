@@ -6,7 +6,10 @@ Tests read like the spec: ``await hs.create_room(alice, preset="public_chat")``,
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
+import threading
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
@@ -132,6 +135,25 @@ class MatrixTestClient:
         return await self.request(
             "GET", "/_matrix/client/v1/mutual_rooms", user, params=params, expect=expect
         )
+
+
+@contextlib.asynccontextmanager
+async def database_thread_held(db):
+    """Keep the database's thread busy until the block ends, so that every transaction queued
+    inside the block is committed afterwards, as one group."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold(conn):
+        started.set()
+        release.wait()
+
+    holder = asyncio.ensure_future(db.transaction(hold))
+    await asyncio.to_thread(started.wait)
+    try:
+        yield
+    finally:
+        release.set()
+        await holder
 
 
 def quote(text: str) -> str:

@@ -21,7 +21,7 @@ import pytest
 
 from minihs.errors import MatrixError
 from minihs.room_creation import CreateRoomRequest
-from conftest import quote, test_config
+from conftest import database_thread_held, quote, test_config
 
 
 @contextlib.contextmanager
@@ -337,25 +337,14 @@ async def test_concurrent_first_use_of_a_room_after_restart_loads_it_once(make_h
 async def test_a_change_cancelled_during_its_commit_still_updates_index_and_releases_the_room(hs):
     # A client that hangs up while its join is being committed: the join is committed anyway,
     # so the index and the room's state must follow it, and the room's lock must come free.
-    import threading
-
     alice, bob, carol = await hs.register(), await hs.register(), await hs.register()
     room = await hs.create_room(alice, preset="public_chat")
     database = hs.homeserver.db
-    started, release = threading.Event(), threading.Event()
-
-    def hold_the_database_thread(conn):
-        started.set()
-        release.wait()
-
-    holder = asyncio.ensure_future(database.transaction(hold_the_database_thread))
-    await asyncio.to_thread(started.wait)
-    join = asyncio.ensure_future(hs.homeserver.rooms.join(bob.user_id, room, {}))
-    while not database._queue:  # until the join is built and queued behind the held thread
-        await asyncio.sleep(0)
-    join.cancel()
-    release.set()
-    await holder
+    async with database_thread_held(database):
+        join = asyncio.ensure_future(hs.homeserver.rooms.join(bob.user_id, room, {}))
+        while not database._queue:  # until the join is built and queued behind the held thread
+            await asyncio.sleep(0)
+        join.cancel()
     with pytest.raises(asyncio.CancelledError):
         await join
     await asyncio.wait_for(hs.join(carol, room), 10)  # the room's lock was released

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import test_config
+from conftest import database_thread_held, test_config
 
 from minihs import passwords
 from minihs.accounts import token_digest
@@ -376,21 +376,11 @@ def test_all_sql_lives_in_the_storage_package():
 
 
 async def _grouped(db, *units):
-    """Run units so that all but the first are committed as one group: the first holds the
-    database thread until the rest are queued."""
-    started, release = threading.Event(), threading.Event()
-
-    def hold(conn):
-        started.set()
-        release.wait()
-
-    first = asyncio.ensure_future(db.transaction(hold))
-    await asyncio.to_thread(started.wait)
-    rest = [asyncio.ensure_future(db.transaction(fn, *args)) for fn, args in units]
-    await asyncio.sleep(0)  # let every unit reach the queue
-    release.set()
-    await first
-    return await asyncio.gather(*rest, return_exceptions=True)
+    """Run units so that they are committed as one group."""
+    async with database_thread_held(db):
+        queued = [asyncio.ensure_future(db.transaction(fn, *args)) for fn, args in units]
+        await asyncio.sleep(0)  # let every unit reach the queue
+    return await asyncio.gather(*queued, return_exceptions=True)
 
 
 async def test_units_queued_together_are_committed_in_one_group(db, monkeypatch):
