@@ -154,13 +154,6 @@ def _joined_rooms_by_user(conn: sqlite3.Connection, visit) -> int:
     return count
 
 
-def _all_memberships(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
-    return conn.execute(
-        "SELECT r.room_id, m.user_id, m.membership FROM memberships m "
-        "JOIN rooms r ON r.room_nid = m.room_nid"
-    ).fetchall()
-
-
 class RoomStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -207,7 +200,3 @@ class RoomStore:
         joined membership, on the database thread (start-up only, before anything else uses
         what ``visit`` fills). Returns the number of memberships."""
         return await self._db.read(_joined_rooms_by_user, visit)
-
-    async def all_memberships(self) -> list[tuple[str, str, str]]:
-        """Every (room_id, user_id, membership) row: for consistency checks."""
-        return await self._db.read(_all_memberships)
