@@ -21,6 +21,7 @@ import_aiohttp_for_server()
 
 from aiohttp import web  # noqa: E402
 
+from minihs import event_loop  # noqa: E402
 from minihs.app import create_app, runner_options  # noqa: E402
 from minihs.config import LOG_LEVELS, Config, ConfigError, load_config  # noqa: E402
 from minihs.testing_profile import apply_testing_profile  # noqa: E402
@@ -98,7 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        asyncio.run(serve(config))
+        new_loop = event_loop.loop_factory(config.event_loop)
+    except ConfigError as exc:
+        print(f"minihs: configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        event_loop.run(serve(config), new_loop)
     except OSError as exc:
         print(f"minihs: cannot start: {exc}", file=sys.stderr)
         return 1

@@ -17,6 +17,7 @@ SYNCHRONOUS_LEVELS = ("off", "normal", "full", "extra")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SUPPORTED_ROOM_VERSIONS = ("10", "11", "12")
 REGISTRATION_MODES = ("open", "closed", "token")
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 MAX_SERVER_NAME_LENGTH = 128
 
 
@@ -165,6 +166,8 @@ class Config:
     enable_admin_reset: bool = False
     access_log: bool = True
     log_level: str = "info"
+    # auto: uvloop when it is installed (it is a dependency on Linux and macOS), else asyncio's.
+    event_loop: str = "auto"
 
     def validate(self) -> None:
         from minihs.ids import is_valid_server_name
@@ -177,6 +180,8 @@ class Config:
             raise ValueError(f"server_name: at most {MAX_SERVER_NAME_LENGTH} characters")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"log_level: must be one of {', '.join(LOG_LEVELS)}")
+        if self.event_loop not in EVENT_LOOPS:
+            raise ValueError(f"event_loop: must be one of {', '.join(EVENT_LOOPS)}")
 
 
 def _type_name(tp: Any) -> str:

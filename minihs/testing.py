@@ -207,7 +207,10 @@ class MinihsServer:
 
     def _run(self) -> None:
         try:
-            asyncio.run(self._serve())
+            from minihs import event_loop
+
+            new_loop = event_loop.loop_factory(self.config.event_loop)
+            event_loop.run(self._serve(), new_loop)
         except BaseException as error:  # noqa: BLE001 - reported to start() or stop()
             self._error = error
         finally:
