@@ -12,7 +12,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from minihs.api import account, admin, membership, mutual_rooms, openapi, rooms, versions
 from minihs.config import Config
-from minihs.errors import add_cors_headers, matrix_error_middleware
+from minihs.errors import matrix_error_middleware
 from minihs.api.request import HOMESERVER
 from minihs.homeserver import Homeserver
 
@@ -98,7 +98,6 @@ def create_app(config: Config, homeserver: Homeserver | None = None) -> web.Appl
         client_max_size=config.limits.max_request_body_bytes,
     )
     _add_routes(app)
-    app.on_response_prepare.append(add_cors_headers)
 
     if homeserver is not None:
         app[HOMESERVER] = homeserver

@@ -6,6 +6,7 @@ wider "historical" one that every server must still accept from others (mutual r
 
 from __future__ import annotations
 
+import functools
 import re
 
 MAX_ID_BYTES = 255
@@ -43,6 +44,8 @@ def split_id(identifier: str, sigil: str) -> tuple[str, str] | None:
     return localpart, server
 
 
+# Cached: every Mutual Rooms request checks its `user_id`, and a handful of IDs come back often.
+@functools.lru_cache(maxsize=8192)
 def is_valid_user_id(user_id: str) -> bool:
     """A user ID every server must accept: the historical grammar, at most 255 bytes.
 

@@ -26,9 +26,12 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+# JSON is UTF-8 by definition (RFC 8259), so the body goes out as bytes with no charset.
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 def json_response(value: Any, status: int = 200) -> web.Response:
-    # JSON is UTF-8 by definition (RFC 8259), so the body goes out as bytes with no charset.
-    return web.Response(body=orjson.dumps(value), status=status, content_type="application/json")
+    return web.Response(body=orjson.dumps(value), status=status, headers=_JSON_HEADERS)
 
 
 class NotJson(ValueError):

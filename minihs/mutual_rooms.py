@@ -2,14 +2,14 @@
 
 Computed on request as the intersection of the two users' joined-room sets from the in-memory
 index, then sorted by room ID and cut into pages. Pagination tokens are stateless: they carry
-the last room ID of the page they follow, when they were issued, and an HMAC binding both to
+the last room ID of the page they follow, when they were issued, and a MAC binding both to
 the pair of users, so a token from another pair, a forged one, or an old one is refused.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
+import hashlib
 import hmac
 import secrets
 import time
@@ -25,34 +25,42 @@ MAX_TOKEN_LENGTH = 255
 # Below this many candidates per wanted room, sorting them all is as cheap as selecting.
 _SELECT_ABOVE_FACTOR = 8
 _SAMPLE_SIZE = 64
+# Standard base64 to its URL-safe alphabet, whose characters are all in the token grammar.
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = text.encode("ascii")
+    if raw.translate(None, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"):
+        raise ValueError("not URL-safe base64")
+    return binascii.a2b_base64(raw.translate(_STANDARD) + b"=" * (-len(raw) % 4))
 
 
 class PaginationTokens:
-    """Make and read ``next_batch`` tokens: ``<issued, base 36>.<last room>.<mac>``."""
+    """Make and read ``next_batch`` tokens: ``<issued, hex>.<last room>.<mac>``.
+
+    The MAC is keyed BLAKE2b (RFC 7693's keyed mode, a MAC by design) over both user IDs, the
+    issue time and the room: a third of HMAC-SHA-256's cost here, for the same guarantee.
+    """
 
     def __init__(self, key: bytes, lifetime_s: int, clock=time.time) -> None:
-        self._key = key
+        self._key = hashlib.blake2b(key).digest()  # BLAKE2b takes keys of at most 64 bytes
         self._lifetime_s = lifetime_s
         self._clock = clock
 
     def _mac(self, requester: str, other: str, issued: int, last_room: bytes) -> str:
-        message = b"\n".join(
-            [requester.encode(), other.encode(), str(issued).encode(), last_room]
-        )
-        return _b64(hmac.digest(self._key, message, "sha256")[:_MAC_BYTES])
+        message = b"%s\n%s\n%d\n%s" % (requester.encode(), other.encode(), issued, last_room)
+        return _b64(hashlib.blake2b(message, key=self._key, digest_size=_MAC_BYTES).digest())
 
     def issue(self, requester: str, other: str, last_room_id: str) -> str:
         issued = int(self._clock())
         room = last_room_id.encode("utf-8")
-        return f"{_base36(issued)}.{_b64(room)}.{self._mac(requester, other, issued, room)}"
+        return f"{issued:x}.{_b64(room)}.{self._mac(requester, other, issued, room)}"
 
     def read(self, requester: str, other: str, token: str) -> str:
         """The room ID the token's page ended at; 400 M_INVALID_PARAM for any bad token."""
@@ -62,10 +70,10 @@ class PaginationTokens:
             raise invalid_param("Malformed 'from' token")
         issued_text, room_text, mac = parts
         try:
-            issued = int(issued_text, 36)
+            issued = int(issued_text, 16)
             room = _unb64(room_text)
             last_room_id = room.decode("utf-8")
-        except (ValueError, binascii.Error):
+        except (ValueError, UnicodeError, binascii.Error):
             raise invalid_param("Malformed 'from' token") from None
         if not hmac.compare_digest(mac, self._mac(requester, other, issued, room)):
             raise invalid_param("Invalid 'from' token: not issued for this pair of users")
@@ -73,16 +81,6 @@ class PaginationTokens:
         if age > self._lifetime_s or age < -60:
             raise invalid_param("Expired 'from' token")
         return last_room_id
-
-
-def _base36(number: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        number, rest = divmod(number, 36)
-        out = digits[rest] + out
-        if not number:
-            return out
 
 
 def smallest(rooms, count: int) -> list[str]:

@@ -42,6 +42,7 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -159,6 +160,10 @@ def machine_info() -> dict[str, Any]:
         import aiosqlite
 
         info["aiosqlite"] = getattr(aiosqlite, "__version__", "?")
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        info["uvloop"] = uvloop.__version__
     info["code"] = code_version()
     return info
 
@@ -403,15 +408,17 @@ class ServerProcess:
         self.proc = None
 
 
-def write_bench_config(path: Path) -> Path:
-    """minihs defaults, except: rate limits off, no access log, log level warning."""
+def write_bench_config(path: Path, event_loop: str) -> Path:
+    """minihs defaults, except: rate limits off, no access log, log level warning (and the
+    event loop, when --event-loop asks for one)."""
     from minihs.config import RateLimitsConfig
     import dataclasses
 
     import yaml
 
     limits = {f.name: {"enabled": False} for f in dataclasses.fields(RateLimitsConfig)}
-    config = {"rate_limits": limits, "access_log": False, "log_level": "warning"}
+    config = {"rate_limits": limits, "access_log": False, "log_level": "warning",
+              "event_loop": event_loop}
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
 
@@ -1296,42 +1303,68 @@ class Bench:
 
     # -- figure 8 --
 
+    def minihs_event_loop(self) -> str:
+        """The loop the minihs servers of this run use: what ``--event-loop auto`` resolves to
+        in this interpreter, as minihs resolves it."""
+        if self.opts.event_loop != "auto":
+            return self.opts.event_loop
+        return "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+
     async def figure8(self) -> None:
+        """The bare aiohttp endpoint on each loop available. The figure that counts compares
+        mutual_rooms with the ceiling of its own stack: the bare endpoint on the same loop."""
         p = self.params
+        loops = ["asyncio"] + (["uvloop"] if importlib.util.find_spec("uvloop") else [])
+        same = "asyncio" if self.remote else self.minihs_event_loop()
+        ceiling_target = "/ceiling?user_id=%40b%3Alocalhost"
+        ceiling_headers = {"Authorization": "Bearer x"}
+        by_loop: dict[str, dict[str, Any]] = {}
+        ceilings: dict[str, ServerProcess] = {}
         async with new_session(self.opts.connections) as session:
-            server = ServerProcess([str(Path(__file__).resolve()), "--internal-ceiling-server"],
-                                   self.workdir, "ceiling")
-            self.servers.append(server)
-            await server.start(session)
-            ceiling_target = "/ceiling?user_id=%40b%3Alocalhost"
-            res = await self.steady_rps(session, server.base_url, ceiling_target,
-                                        {"Authorization": "Bearer x"}, server.pid, "fig8_ceiling")
-            res["rss_mib"] = rss_mib(server.pid)
-            if not self.remote:
-                # mutual_rooms (R=1000, S=200, first page) against the ceiling, round by round.
-                db, meta = self.seed_mutual(1000, 200)
-                mutual = await self.start_minihs("fig8-mutual", *self.prod_args(db), session=session)
-                a_token = meta["a"]["access_token"]
-                log("fig8 ceiling and mutual_rooms R=1000 S=200, alternating rounds")
-                res["paired_with_mutual_R1000_S200"] = await self.paired_rounds(
-                    session,
-                    {"base_url": server.base_url, "target": ceiling_target,
-                     "headers": {"Authorization": "Bearer x"}, "pid": server.pid},
-                    {"base_url": mutual.base_url, "target": mutual_target({"user_id": meta["b"]["user_id"]}),
-                     "headers": {"Authorization": f"Bearer {a_token}"}, "pid": mutual.pid},
-                    rounds=3 if self.opts.quick else 6,
-                    seconds=max(0.25, p["rps_s"] / 3),
-                )
-                await self.stop(mutual)
-            await self.stop(server)
+            try:
+                for loop in loops:
+                    server = ServerProcess([str(Path(__file__).resolve()), "--internal-ceiling-server", loop],
+                                           self.workdir, f"ceiling-{loop}")
+                    self.servers.append(server)
+                    await server.start(session)
+                    ceilings[loop] = server
+                    by_loop[loop] = await self.steady_rps(session, server.base_url, ceiling_target,
+                                                          ceiling_headers, server.pid, f"fig8_ceiling_{loop}")
+                    by_loop[loop]["rss_mib"] = rss_mib(server.pid)
+                    log(f"fig8 bare aiohttp ceiling on {loop}: {by_loop[loop]['rps']} req/s, one client "
+                        f"median {by_loop[loop]['one_client']['median_ms']:.3f} ms")
+                res: dict[str, Any] = {**by_loop[same], "loop": same, "by_loop": by_loop}
+                if not self.remote:
+                    # mutual_rooms (R=1000, S=200, first page) against each ceiling, round by round.
+                    db, meta = self.seed_mutual(1000, 200)
+                    mutual = await self.start_minihs("fig8-mutual", *self.prod_args(db), session=session)
+                    a_token = meta["a"]["access_token"]
+                    for loop in [same] + [x for x in loops if x != same]:
+                        log(f"fig8 ceiling on {loop} and mutual_rooms R=1000 S=200 (minihs on {same}), "
+                            "alternating rounds")
+                        key = ("paired_with_mutual_R1000_S200" if loop == same
+                               else f"paired_with_mutual_R1000_S200_vs_{loop}_ceiling")
+                        res[key] = await self.paired_rounds(
+                            session,
+                            {"base_url": ceilings[loop].base_url, "target": ceiling_target,
+                             "headers": ceiling_headers, "pid": ceilings[loop].pid},
+                            {"base_url": mutual.base_url,
+                             "target": mutual_target({"user_id": meta["b"]["user_id"]}),
+                             "headers": {"Authorization": f"Bearer {a_token}"}, "pid": mutual.pid},
+                            rounds=3 if self.opts.quick else 6,
+                            seconds=max(0.25, p["rps_s"] / 3),
+                        )
+                    await self.stop(mutual)
+            finally:
+                for server in ceilings.values():
+                    await self.stop(server)
         self.results["8_ceiling"] = res
-        log(f"fig8 bare aiohttp ceiling: {res['rps']} req/s, one client median "
-            f"{res['one_client']['median_ms']:.3f} ms")
 
     # -- run everything --
 
     async def run(self) -> None:
-        self.config_path = write_bench_config(self.workdir / "bench.yaml") if not self.remote else None
+        self.config_path = (write_bench_config(self.workdir / "bench.yaml", self.opts.event_loop)
+                            if not self.remote else None)
         try:
             if not self.remote and self.wants(1):
                 await self.figure1()
@@ -1393,6 +1426,10 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
         h["mutual_vs_ceiling_cpu_ratio"] = (
             round(ceiling_cpu / mutual_cpu, 3) if mutual_cpu and ceiling_cpu else None
         )
+    other = get("8_ceiling", "paired_with_mutual_R1000_S200_vs_asyncio_ceiling")
+    if other:  # minihs on uvloop against the bare endpoint on asyncio's loop: for scale only
+        h["mutual_vs_asyncio_ceiling_ratio"] = other["rps_ratio_b_over_a_median"]
+    h["ceiling_loop"] = get("8_ceiling", "loop")
     h["rss_after_1000_mib"] = get("7_memory", "after_R1000_S200_mib")
     return h
 
@@ -1454,12 +1491,15 @@ def table(summary: dict[str, Any]) -> str:
     if "8_ceiling" in r:
         c = r["8_ceiling"]
         lines.append("")
-        lines.append(f"ceiling (bare aiohttp): {fmt(c['rps'])} req/s over {c['connections']} connections, "
-                     f"server {fmt(c.get('server_cpu_us_per_request'))} us/req; one client median "
-                     f"{fmt(c['one_client']['median_ms'])} ms")
-        pr = c.get("paired_with_mutual_R1000_S200")
-        if pr:
-            lines.append(f"  alternating rounds, mutual_rooms R1000 S200 / ceiling: req/s ratio "
+        for loop, lc in c.get("by_loop", {c.get("loop", "asyncio"): c}).items():
+            lines.append(f"ceiling (bare aiohttp on {loop}): {fmt(lc['rps'])} req/s over {lc['connections']} "
+                         f"connections, server {fmt(lc.get('server_cpu_us_per_request'))} us/req; one client "
+                         f"median {fmt(lc['one_client']['median_ms'])} ms")
+        for key, pr in c.items():
+            if not key.startswith("paired_with_mutual_R1000_S200"):
+                continue
+            versus = key.rpartition("_vs_")[2].replace("_ceiling", "") if "_vs_" in key else c.get("loop", "asyncio")
+            lines.append(f"  alternating rounds, mutual_rooms R1000 S200 / ceiling on {versus}: req/s ratio "
                          f"{fmt(pr['rps_ratio_b_over_a_median'])} (median of {pr['rounds']}), server CPU "
                          f"{fmt(pr.get('server_cpu_us_b_median'))} vs {fmt(pr.get('server_cpu_us_a_median'))} us/req "
                          f"(ratio {fmt(pr.get('server_cpu_ratio_a_over_b_median'))}); one client "
@@ -1559,8 +1599,9 @@ def internal_fig2(starts: int, resets: int) -> None:
     }))
 
 
-def internal_ceiling_server() -> None:
-    """A bare aiohttp endpoint answering a mutual_rooms-shaped body of 100 room IDs."""
+def internal_ceiling_server(loop: str) -> None:
+    """A bare aiohttp endpoint answering a mutual_rooms-shaped body of 100 room IDs, on
+    asyncio's event loop or uvloop."""
     import base64
 
     from aiohttp import web
@@ -1592,7 +1633,12 @@ def internal_ceiling_server() -> None:
         await stop.wait()
         await runner.cleanup()
 
-    asyncio.run(serve())
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(serve())
+    else:
+        asyncio.run(serve())
 
 
 # --- command line ------------------------------------------------------------------------
@@ -1634,7 +1680,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--server-prelude", help="Python code the minihs subprocess runs before "
                         "minihs itself, for experiments (e.g. 'import sys; sys.setswitchinterval(0.0005)')")
     parser.add_argument("--internal-fig2", nargs=2, type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--internal-ceiling-server", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--event-loop", choices=("auto", "uvloop", "asyncio"), default="auto",
+                        help="minihs's event_loop setting for the servers the script starts "
+                        "(default auto: uvloop when installed, as minihs itself does)")
+    parser.add_argument("--internal-ceiling-server", choices=("asyncio", "uvloop"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.figure_set = {int(x) for x in args.figures.split(",") if x.strip()}
     args.scenario_list = parse_scenarios(args.scenarios) if args.scenarios else None
@@ -1658,6 +1707,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine_info(),
         "mode": "quick" if args.quick else "full",
         "server": args.base_url or "minihs (started by the benchmark)",
+        "event_loop": None if args.base_url else bench.minihs_event_loop(),
         "seconds": round(time.perf_counter() - began, 1),
         "headline": h,
         "targets": verdicts(h),
@@ -1674,7 +1724,7 @@ def main(argv: list[str] | None = None) -> int:
         internal_fig2(*args.internal_fig2)
         return 0
     if args.internal_ceiling_server:
-        internal_ceiling_server()
+        internal_ceiling_server(args.internal_ceiling_server)
         return 0
     if args.plot:
         try:
