@@ -112,8 +112,7 @@ class Accounts:
     ) -> Session:
         if len(password) > MAX_PASSWORD_LENGTH:
             raise MatrixError(400, Codes.INVALID_PARAM, "Password too long")
-        cost = self._config.password_hashing
-        password_hash = await passwords.hash_password(password, cost.scrypt_log2_n, cost.scrypt_r)
+        password_hash = await passwords.hash_password(password, self._config.password_hashing)
         if username is None:
             return await self._register_generated(password_hash, inhibit_login, device_display_name)
         user_id = self.user_id_from_username(username)
@@ -197,9 +196,8 @@ class Accounts:
 
     async def _decoy(self) -> str:
         if self._decoy_hash is None:
-            cost = self._config.password_hashing
             self._decoy_hash = await passwords.hash_password(
-                secrets.token_urlsafe(16), cost.scrypt_log2_n, cost.scrypt_r
+                secrets.token_urlsafe(16), self._config.password_hashing
             )
         return self._decoy_hash
 

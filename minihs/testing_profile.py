@@ -11,17 +11,17 @@ import dataclasses
 
 from minihs.config import Config, PasswordHashingConfig, RateLimit
 
-TEST_SCRYPT_LOG2_N = 4
-TEST_SCRYPT_R = 1
+# argon2id at its smallest: 8 KiB, one pass, one lane (microseconds, not a tenth of a second).
+TEST_PASSWORD_HASHING = PasswordHashingConfig(
+    algorithm="argon2id", argon2_memory_kib=8, argon2_time_cost=1, argon2_parallelism=1
+)
 
 
 def apply_testing_profile(config: Config) -> Config:
     """A copy of ``config`` with the test-fixture defaults applied."""
     config = copy.deepcopy(config)
     config.database = dataclasses.replace(config.database, path=":memory:")
-    config.password_hashing = PasswordHashingConfig(
-        scrypt_log2_n=TEST_SCRYPT_LOG2_N, scrypt_r=TEST_SCRYPT_R
-    )
+    config.password_hashing = copy.copy(TEST_PASSWORD_HASHING)
     for limit in dataclasses.fields(config.rate_limits):
         current: RateLimit = getattr(config.rate_limits, limit.name)
         setattr(config.rate_limits, limit.name, dataclasses.replace(current, enabled=False))

@@ -30,7 +30,9 @@ READY = re.compile(r"minihs listening on http://(127\.0\.0\.1):(\d+)")
 # Generous: only reached when the server never starts; a healthy start takes well under a second.
 START_TIMEOUT_S = 60
 PASSWORD = "hunter2 hunter2"
-CHEAP_HASHING = "password_hashing:\n  scrypt_log2_n: 4\n  scrypt_r: 1\n"
+CHEAP_HASHING = (
+    "password_hashing:\n  argon2_memory_kib: 8\n  argon2_time_cost: 1\n  argon2_parallelism: 1\n"
+)
 
 
 class Server:
@@ -205,7 +207,7 @@ def test_flags_override_the_config_file(tmp_path):
     assert (config.listen.host, config.listen.port) == ("127.0.0.2", 0)
     assert config.database.path == "b.db"
     assert config.log_level == "debug"
-    assert config.password_hashing.scrypt_log2_n == 4  # the rest of the file still applies
+    assert config.password_hashing.argon2_memory_kib == 8  # the rest of the file still applies
 
 
 def test_no_config_flag_means_the_embedded_defaults():

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
+import os
 import re
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -285,34 +288,68 @@ async def test_access_tokens_are_stored_only_as_sha256_digests(hs):
 # --- passwords --------------------------------------------------------------------------------
 
 
-def test_password_hash_is_scrypt_and_records_its_parameters():
-    stored = passwords.hash_password_sync("secret", 5, 2)
+CHEAP_ARGON2 = PasswordHashingConfig(argon2_memory_kib=64, argon2_time_cost=1, argon2_parallelism=1)
+CHEAP_SCRYPT = PasswordHashingConfig(algorithm="scrypt", scrypt_log2_n=5, scrypt_r=2)
+
+
+def test_password_hash_is_argon2id_and_records_its_parameters():
+    stored = passwords.hash_password_sync("secret", CHEAP_ARGON2)
+    assert stored.startswith("$argon2id$v=19$m=64,t=1,p=1$")
+    assert passwords.verify_password_sync("secret", stored)
+    assert not passwords.verify_password_sync("Secret", stored)
+
+
+def test_the_default_cost_is_four_times_owasps_argon2id_minimum():
+    # OWASP: 19 MiB and 2 passes at least (rated equal to bcrypt 10); Synapse's bcrypt 12 is
+    # four times that work, and the default is four times the memory.
+    stored = passwords.hash_password_sync("secret", PasswordHashingConfig())
+    assert stored.startswith(f"$argon2id$v=19$m={4 * 19 * 1024},t=2,p=2$")
+    assert passwords.verify_password_sync("secret", stored)
+
+
+def test_password_hash_is_scrypt_when_configured_and_records_its_parameters():
+    stored = passwords.hash_password_sync("secret", CHEAP_SCRYPT)
     scheme, log2_n, r, p, salt, key = stored.split("$")
     assert (scheme, log2_n, r, p) == ("scrypt", "5", "2", "1")
     assert passwords.verify_password_sync("secret", stored)
     assert not passwords.verify_password_sync("Secret", stored)
 
 
-def test_password_hashes_are_salted():
-    assert passwords.hash_password_sync("secret", 4, 1) != passwords.hash_password_sync("secret", 4, 1)
+@pytest.mark.parametrize("cost", [CHEAP_ARGON2, CHEAP_SCRYPT], ids=["argon2id", "scrypt"])
+def test_password_hashes_are_salted(cost):
+    assert passwords.hash_password_sync("secret", cost) != passwords.hash_password_sync("secret", cost)
 
 
 def test_verification_uses_the_parameters_stored_with_the_hash():
-    # A hash made at one cost still verifies after the configured cost changed.
-    old = passwords.hash_password_sync("secret", 4, 1)
-    new = passwords.hash_password_sync("secret", 6, 2)
-    assert passwords.verify_password_sync("secret", old)
-    assert passwords.verify_password_sync("secret", new)
+    # Hashes made at other costs, and scrypt hashes from before argon2id, still verify.
+    made_before = [
+        passwords.hash_password_sync("secret", CHEAP_SCRYPT),
+        passwords.hash_password_sync("secret", dataclasses.replace(CHEAP_SCRYPT, scrypt_log2_n=4)),
+        passwords.hash_password_sync("secret", dataclasses.replace(CHEAP_ARGON2, argon2_time_cost=3)),
+        passwords.hash_password_sync("secret", CHEAP_ARGON2),
+    ]
+    assert all(passwords.verify_password_sync("secret", stored) for stored in made_before)
 
 
 @pytest.mark.parametrize(
-    "stored", ["", "plain", "bcrypt$4$1$1$AAAA$AAAA", "scrypt$x$1$1$AAAA$AAAA", "scrypt$4$1$1$!!$!!"]
+    "stored",
+    [
+        "",
+        "plain",
+        "bcrypt$4$1$1$AAAA$AAAA",
+        "scrypt$x$1$1$AAAA$AAAA",
+        "scrypt$4$1$1$!!$!!",
+        "$argon2id$v=19$m=64,t=1,p=1$!!$!!",
+        "$argon2id$garbage",
+        "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ],
 )
 def test_a_malformed_stored_hash_never_verifies(stored):
     assert passwords.verify_password_sync("secret", stored) is False
 
 
-def test_password_comparison_is_constant_time(monkeypatch):
+def test_scrypt_comparison_is_constant_time(monkeypatch):
+    # (argon2's verification compares in constant time inside libargon2.)
     calls = []
     real = hmac.compare_digest
 
@@ -321,29 +358,63 @@ def test_password_comparison_is_constant_time(monkeypatch):
         return real(a, b)
 
     monkeypatch.setattr(passwords.hmac, "compare_digest", spy)
-    stored = passwords.hash_password_sync("secret", 4, 1)
+    stored = passwords.hash_password_sync("secret", CHEAP_SCRYPT)
     assert passwords.verify_password_sync("secret", stored)
     assert len(calls) == 1
 
 
 async def test_password_hashing_runs_off_the_event_loop_thread(monkeypatch):
     threads = []
-    real = passwords._scrypt
 
-    def recording(*args):
-        threads.append(threading.get_ident())
-        return real(*args)
+    def recording(real):
+        def run(*args):
+            threads.append(threading.get_ident())
+            return real(*args)
 
-    monkeypatch.setattr(passwords, "_scrypt", recording)
-    stored = await passwords.hash_password("secret", 4, 1)
+        return run
+
+    monkeypatch.setattr(passwords, "hash_password_sync", recording(passwords.hash_password_sync))
+    monkeypatch.setattr(passwords, "verify_password_sync", recording(passwords.verify_password_sync))
+    stored = await passwords.hash_password("secret", CHEAP_ARGON2)
     assert await passwords.verify_password("secret", stored)
     assert len(threads) == 2
     assert threading.get_ident() not in threads
 
 
-async def test_registration_hashes_with_the_configured_cost(make_homeserver):
+async def test_no_more_hashes_run_at_once_than_there_are_cores(monkeypatch):
+    running, most = 0, 0
+    lock = threading.Lock()
+    real = passwords._scrypt
+
+    def counting(*args):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.02)  # long enough for the other threads to pile up behind the slots
+            return real(*args)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(passwords, "_scrypt", counting)
+    await asyncio.gather(*(passwords.hash_password("secret", CHEAP_SCRYPT) for _ in range(6)))
+    assert 1 <= most <= max(1, os.cpu_count() or 1)
+
+
+@pytest.mark.parametrize(
+    "cost, prefix",
+    [
+        (PasswordHashingConfig(argon2_memory_kib=16, argon2_time_cost=2, argon2_parallelism=1),
+         "$argon2id$v=19$m=16,t=2,p=1$"),
+        (PasswordHashingConfig(algorithm="scrypt", scrypt_log2_n=5, scrypt_r=3), "scrypt$5$3$1$"),
+    ],
+    ids=["argon2id", "scrypt"],
+)
+async def test_registration_hashes_with_the_configured_cost(make_homeserver, cost, prefix):
     config = test_config()  # the testing profile sets the cheapest cost; ask for another
-    config.password_hashing = PasswordHashingConfig(scrypt_log2_n=5, scrypt_r=3)
+    config.password_hashing = cost
     hs = await make_homeserver(config)
     alice = await hs.register("alice")
     stored = await hs.homeserver.db.read(
@@ -351,7 +422,10 @@ async def test_registration_hashes_with_the_configured_cost(make_homeserver):
             "SELECT password_hash FROM users WHERE user_id = ?", (alice.user_id,)
         ).fetchone()[0]
     )
-    assert stored.startswith("scrypt$5$3$1$")
+    assert stored.startswith(prefix)
+    login = {"type": "m.login.password", "user": "alice", "password": alice.password}
+    body = await hs.request("POST", "/_matrix/client/v3/login", json=login)
+    assert body["user_id"] == alice.user_id
 
 
 # --- layering ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ their event building instead of copying it; nothing in the server imports it, so
 of the server itself is untouched.
 
 Shortcuts a real server would not take (all harmless for benchmarks): every seeded user gets the
-same password hash (one scrypt run, not one per user), and all events of a seeded room carry the
+same password hash (one hash run, not one per user), and all events of a seeded room carry the
 same ``origin_server_ts``.
 """
 
@@ -195,7 +195,7 @@ class Seeder:
         password_hash = None
         if password is not None:
             cost = hashing or PasswordHashingConfig()
-            password_hash = passwords.hash_password_sync(password, cost.scrypt_log2_n, cost.scrypt_r)
+            password_hash = passwords.hash_password_sync(password, cost)
         now = int(time.time() * 1000)
         user_ids = [self.user_id(localpart) for localpart in localparts]
         done = 0
