@@ -85,7 +85,7 @@ TARGETS = {
 }
 
 FULL = dict(
-    cold_empty=10, cold_seeded=5, seeded_users=100_000, seeded_memberships=1_000_000,
+    cold_empty=20, cold_seeded=5, seeded_users=100_000, seeded_memberships=1_000_000,
     fig2_starts=20, fig2_resets=100, reg_prod=10, reg_test=200,
     create_s=5.0, create_max=5000, joinleave_s=5.0, joinleave_max=50_000,
     scenarios=[(100, 20), (1000, 200), (10000, 5000), (100000, 10000)],

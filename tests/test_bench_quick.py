@@ -169,3 +169,25 @@ def test_the_benchmark_script_runs_a_small_scenario_end_to_end(tmp_path):
     assert scenario["first_page_after_change"]["n"] == 4
     assert scenario["full_walk_after_change"]["pages"] == 1
     assert scenario["first_page_steady"]["requests"] > 0
+
+
+def test_the_benchmark_compares_mutual_rooms_with_the_ceiling_on_its_own_loop(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [
+            sys.executable, str(REPO / "scripts" / "bench.py"), "--quick", "--figures", "8",
+            "--trials", "4", "--rps-seconds", "0.2", "--event-loop", "asyncio",
+            "--cache-dir", str(tmp_path / "cache"), "--json", str(out), "--quiet-seed",
+        ],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(out.read_text())
+    ceiling = summary["results"]["8_ceiling"]
+    assert summary["event_loop"] == "asyncio"
+    assert ceiling["loop"] == "asyncio"  # the ceiling that counts runs on minihs's own loop
+    assert ceiling["by_loop"]["asyncio"]["requests"] > 0
+    assert ceiling["paired_with_mutual_R1000_S200"]["rps_ratio_b_over_a_median"] > 0
+    assert summary["headline"]["mutual_vs_ceiling_ratio"] == (
+        ceiling["paired_with_mutual_R1000_S200"]["rps_ratio_b_over_a_median"]
+    )
