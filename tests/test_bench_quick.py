@@ -153,18 +153,24 @@ def test_a_seeded_room_is_stored_like_a_room_created_and_joined_over_http(tmp_pa
     assert seeded_shape == http_shape
 
 
-def test_the_benchmark_script_runs_a_small_scenario_end_to_end(tmp_path):
+def run_bench(tmp_path, *args: str) -> dict:
+    """Run scripts/bench.py in quick mode with ``args``; its JSON summary."""
     out = tmp_path / "bench.json"
     result = subprocess.run(
         [
-            sys.executable, str(REPO / "scripts" / "bench.py"), "--quick", "--figures", "6",
-            "--scenarios", "40:10", "--trials", "4", "--rps-seconds", "0.2",
+            sys.executable, str(REPO / "scripts" / "bench.py"), "--quick", *args,
             "--cache-dir", str(tmp_path / "cache"), "--json", str(out), "--quiet-seed",
         ],
         capture_output=True, text=True, timeout=120, cwd=REPO,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+def test_the_benchmark_script_runs_a_small_scenario_end_to_end(tmp_path):
+    summary = run_bench(
+        tmp_path, "--figures", "6", "--scenarios", "40:10", "--trials", "4", "--rps-seconds", "0.2"
+    )
     scenario = summary["results"]["6_mutual_rooms"]["R40_S10"]
     assert scenario["first_page_after_change"]["n"] == 4
     assert scenario["full_walk_after_change"]["pages"] == 1
@@ -172,17 +178,9 @@ def test_the_benchmark_script_runs_a_small_scenario_end_to_end(tmp_path):
 
 
 def test_the_benchmark_compares_mutual_rooms_with_the_ceiling_on_its_own_loop(tmp_path):
-    out = tmp_path / "bench.json"
-    result = subprocess.run(
-        [
-            sys.executable, str(REPO / "scripts" / "bench.py"), "--quick", "--figures", "8",
-            "--trials", "4", "--rps-seconds", "0.2", "--event-loop", "asyncio",
-            "--cache-dir", str(tmp_path / "cache"), "--json", str(out), "--quiet-seed",
-        ],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
+    summary = run_bench(
+        tmp_path, "--figures", "8", "--trials", "4", "--rps-seconds", "0.2", "--event-loop", "asyncio"
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads(out.read_text())
     ceiling = summary["results"]["8_ceiling"]
     assert summary["event_loop"] == "asyncio"
     assert ceiling["loop"] == "asyncio"  # the ceiling that counts runs on minihs's own loop
