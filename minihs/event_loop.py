@@ -42,7 +42,12 @@ def run(main: Coroutine[Any, Any, T], factory: LoopFactory) -> T:
     if sys.version_info >= (3, 11):
         with asyncio.Runner(loop_factory=factory) as runner:
             return runner.run(main)
-    loop = factory()  # Python 3.10: what asyncio.Runner does, by hand
+    return run_by_hand(main, factory)
+
+
+def run_by_hand(main: Coroutine[Any, Any, T], factory: LoopFactory) -> T:
+    """What ``asyncio.Runner`` does, for Python 3.10, which has none."""
+    loop = factory()
     try:
         asyncio.set_event_loop(loop)
         return loop.run_until_complete(main)

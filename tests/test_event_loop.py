@@ -52,6 +52,28 @@ def test_run_returns_the_coroutine_result_on_the_chosen_loop():
     assert event_loop.run(which(), asyncio.new_event_loop) == "asyncio"
 
 
+@pytest.mark.parametrize("factory", [asyncio.new_event_loop, uvloop.new_event_loop])
+def test_running_by_hand_as_on_python_3_10_cancels_leftovers_and_closes_the_loop(factory):
+    seen = {}
+
+    async def main() -> str:
+        async def forever() -> None:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                seen["cancelled"] = True
+                raise
+
+        seen["loop"] = asyncio.get_running_loop()
+        asyncio.get_running_loop().create_task(forever())
+        await asyncio.sleep(0)
+        return "done"
+
+    assert event_loop.run_by_hand(main(), factory) == "done"
+    assert seen["cancelled"] is True
+    assert seen["loop"].is_closed()
+
+
 def test_run_leaves_the_global_loop_policy_alone():
     policy = asyncio.get_event_loop_policy()
     event_loop.run(asyncio.sleep(0), uvloop.new_event_loop)
