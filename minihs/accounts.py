@@ -186,6 +186,12 @@ class Accounts:
         if not await passwords.verify_password(password, stored):
             raise forbidden(INVALID_LOGIN)
         assert user_id is not None
+        cost = self._config.password_hashing
+        if passwords.needs_rehash(stored, cost):
+            # The one moment the password is at hand: bring a hash made at another cost, or
+            # with scrypt before argon2id was the default, to the configured one.
+            renewed = await passwords.hash_password(password, cost)
+            await self._store.replace_password_hash(user_id, stored, renewed)
         device_id = device_id or new_device_id()
         token = new_access_token()
         replaced = await self._store.login_device(

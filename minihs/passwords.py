@@ -103,6 +103,47 @@ def _verify_scrypt(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def needs_rehash(stored: str, cost: PasswordHashingConfig) -> bool:
+    """Whether ``stored`` is weaker than what ``cost`` would make now, so that a login should
+    replace it: a scrypt hash once argon2id is configured, or a hash of the configured algorithm
+    with less memory or fewer passes (and no more of the other). Never a downgrade: a server
+    run with cheaper settings (the testing profile) leaves stronger hashes as they are."""
+    if cost.algorithm == "argon2id":
+        if stored.startswith("scrypt$"):
+            return True
+        made = _argon2_parameters(stored)
+        wanted = (cost.argon2_memory_kib, cost.argon2_time_cost)
+    else:
+        made = _scrypt_parameters(stored)
+        wanted = (cost.scrypt_log2_n, cost.scrypt_r)
+    if made is None:
+        return False  # another algorithm, or unreadable: nothing to compare with
+    return made != wanted and made[0] <= wanted[0] and made[1] <= wanted[1]
+
+
+def _argon2_parameters(stored: str) -> tuple[int, int] | None:
+    """(memory KiB, passes) of a PHC string ``$argon2id$v=19$m=..,t=..,p=..$salt$hash``."""
+    parts = stored.split("$")
+    if len(parts) != 6 or parts[1] != "argon2id":
+        return None
+    try:
+        fields = dict(item.split("=", 1) for item in parts[3].split(","))
+        return int(fields["m"]), int(fields["t"])
+    except (ValueError, KeyError):
+        return None
+
+
+def _scrypt_parameters(stored: str) -> tuple[int, int] | None:
+    """(log2 N, r) of ``scrypt$<log2 N>$<r>$<p>$<salt>$<hash>``."""
+    parts = stored.split("$")
+    if len(parts) != 6 or parts[0] != "scrypt":
+        return None
+    try:
+        return int(parts[1]), int(parts[2])
+    except ValueError:
+        return None
+
+
 async def hash_password(password: str, cost: PasswordHashingConfig) -> str:
     return await asyncio.to_thread(hash_password_sync, password, cost)
 

@@ -19,6 +19,7 @@ from conftest import database_thread_held, test_config
 from minihs import passwords
 from minihs.accounts import token_digest
 from minihs.config import PasswordHashingConfig
+from minihs.testing_profile import TEST_PASSWORD_HASHING
 from minihs.store import schema
 from minihs.store.accounts import AccountStore, UserExists
 from minihs.store.database import Database
@@ -426,6 +427,88 @@ async def test_registration_hashes_with_the_configured_cost(make_homeserver, cos
     login = {"type": "m.login.password", "user": "alice", "password": alice.password}
     body = await hs.request("POST", "/_matrix/client/v3/login", json=login)
     assert body["user_id"] == alice.user_id
+
+
+@pytest.mark.parametrize("cost", [CHEAP_ARGON2, CHEAP_SCRYPT], ids=["argon2id", "scrypt"])
+def test_a_hash_made_at_the_configured_cost_needs_no_rehash(cost):
+    assert not passwords.needs_rehash(passwords.hash_password_sync("secret", cost), cost)
+
+
+@pytest.mark.parametrize(
+    "made_with",
+    [
+        CHEAP_SCRYPT,
+        dataclasses.replace(CHEAP_ARGON2, argon2_memory_kib=32),
+        dataclasses.replace(CHEAP_ARGON2, argon2_memory_kib=32, argon2_parallelism=2),
+    ],
+    ids=["scrypt", "less-memory", "less-memory-other-lanes"],
+)
+def test_a_weaker_hash_needs_a_rehash(made_with):
+    configured = dataclasses.replace(CHEAP_ARGON2, argon2_time_cost=2)
+    assert passwords.needs_rehash(passwords.hash_password_sync("secret", made_with), configured)
+
+
+@pytest.mark.parametrize(
+    "made_with",
+    [
+        dataclasses.replace(CHEAP_ARGON2, argon2_memory_kib=128),  # stronger
+        dataclasses.replace(CHEAP_ARGON2, argon2_memory_kib=128, argon2_time_cost=1),  # mixed
+        dataclasses.replace(CHEAP_ARGON2, argon2_time_cost=2, argon2_parallelism=2),  # lanes only
+    ],
+    ids=["stronger", "more-memory-fewer-passes", "other-lanes"],
+)
+def test_a_hash_no_weaker_than_the_configured_cost_is_kept(made_with):
+    configured = dataclasses.replace(CHEAP_ARGON2, argon2_time_cost=2)
+    assert not passwords.needs_rehash(passwords.hash_password_sync("secret", made_with), configured)
+
+
+def test_a_cheaper_configuration_never_downgrades_a_hash():
+    # The testing profile (8 KiB, one pass) against a hash made at the production default.
+    stored = "$argon2id$v=19$m=77824,t=2,p=2$c2FsdHNhbHRzYWx0c2FsdA$" + "A" * 43
+    assert not passwords.needs_rehash(stored, TEST_PASSWORD_HASHING)
+
+
+def test_scrypt_configured_upgrades_weaker_scrypt_and_keeps_argon2id():
+    configured = dataclasses.replace(CHEAP_SCRYPT, scrypt_log2_n=6)
+    assert passwords.needs_rehash(passwords.hash_password_sync("secret", CHEAP_SCRYPT), configured)
+    assert not passwords.needs_rehash(passwords.hash_password_sync("secret", CHEAP_ARGON2), configured)
+
+
+async def _stored_hash(hs, user_id: str) -> str:
+    return await hs.homeserver.db.read(
+        lambda conn: conn.execute(
+            "SELECT password_hash FROM users WHERE user_id = ?", (user_id,)
+        ).fetchone()[0]
+    )
+
+
+async def _password_login(hs, user) -> None:
+    login = {"type": "m.login.password", "user": user.user_id, "password": user.password}
+    await hs.request("POST", "/_matrix/client/v3/login", json=login)
+
+
+async def test_login_brings_an_older_hash_to_the_configured_cost(make_homeserver):
+    config = test_config()
+    config.password_hashing = CHEAP_SCRYPT  # as stored by a minihs from before argon2id
+    hs = await make_homeserver(config)
+    alice = await hs.register("alice")
+    assert (await _stored_hash(hs, alice.user_id)).startswith("scrypt$")
+    config.password_hashing = CHEAP_ARGON2  # the configured cost changed since
+    await _password_login(hs, alice)
+    renewed = await _stored_hash(hs, alice.user_id)
+    assert renewed.startswith("$argon2id$v=19$m=64,t=1,p=1$")
+    await _password_login(hs, alice)  # the new hash verifies the same password
+    assert await _stored_hash(hs, alice.user_id) == renewed  # and is not made again
+
+
+async def test_login_at_the_configured_cost_leaves_the_hash_alone(make_homeserver):
+    config = test_config()
+    config.password_hashing = CHEAP_ARGON2
+    hs = await make_homeserver(config)
+    alice = await hs.register("alice")
+    before = await _stored_hash(hs, alice.user_id)
+    await _password_login(hs, alice)
+    assert await _stored_hash(hs, alice.user_id) == before
 
 
 # --- layering ---------------------------------------------------------------------------------

@@ -123,6 +123,14 @@ def _password_hash_of(conn: sqlite3.Connection, user_id: str) -> str | None:
     return None if row is None else row[0]
 
 
+def _replace_password_hash(conn: sqlite3.Connection, user_id: str, old: str, new: str) -> None:
+    # Only over the hash that was verified: a password changed meanwhile is left alone.
+    conn.execute(
+        "UPDATE users SET password_hash = ? WHERE user_id = ? AND password_hash = ?",
+        (new, user_id, old),
+    )
+
+
 def _user_exists(conn: sqlite3.Connection, user_id: str) -> bool:
     return conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone() is not None
 
@@ -165,6 +173,9 @@ class AccountStore:
 
     async def password_hash_of(self, user_id: str) -> str | None:
         return await self._db.read(_password_hash_of, user_id)
+
+    async def replace_password_hash(self, user_id: str, old: str, new: str) -> None:
+        await self._db.transaction(_replace_password_hash, user_id, old, new)
 
     async def user_exists(self, user_id: str) -> bool:
         return await self._db.read(_user_exists, user_id)
