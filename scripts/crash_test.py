@@ -174,6 +174,27 @@ class Client:
             return  # the server died under us: expected
 
 
+# Each query counts rows that a whole transaction would never leave behind.
+_COUNTED_PROBLEMS = [
+    (
+        "SELECT COUNT(*) FROM current_state s LEFT JOIN events e "
+        "ON e.stream_ordering = s.stream_ordering AND e.room_nid = s.room_nid "
+        "AND e.type = s.type AND e.state_key = s.state_key WHERE e.event_id IS NULL",
+        "current state rows point at no matching event",
+    ),
+    (
+        "SELECT COUNT(*) FROM events e LEFT JOIN memberships m ON m.room_nid = e.room_nid "
+        "AND m.user_id = e.state_key WHERE e.type = 'm.room.member' AND m.user_id IS NULL",
+        "member events have no membership row",
+    ),
+    (
+        "SELECT COUNT(*) FROM rooms r WHERE NOT EXISTS (SELECT 1 FROM current_state s "
+        "WHERE s.room_nid = r.room_nid AND s.type = 'm.room.create')",
+        "rooms have no create event in state",
+    ),
+]
+
+
 def check_database_file(path: Path) -> list[str]:
     """No half-changes: every membership row matches the member event current state points at,
     and every current state row points at an event of its own room, type and state key."""
@@ -194,25 +215,10 @@ def check_database_file(path: Path) -> list[str]:
                 problems.append(f"membership of {user} in room {room_nid} has no event")
             elif json.loads(event_json)["content"].get("membership") != membership:
                 problems.append(f"membership of {user} in room {room_nid} != its event")
-        orphans = conn.execute(
-            "SELECT COUNT(*) FROM current_state s LEFT JOIN events e "
-            "ON e.stream_ordering = s.stream_ordering AND e.room_nid = s.room_nid "
-            "AND e.type = s.type AND e.state_key = s.state_key WHERE e.event_id IS NULL"
-        ).fetchone()[0]
-        if orphans:
-            problems.append(f"{orphans} current state rows point at no matching event")
-        member_events_without_row = conn.execute(
-            "SELECT COUNT(*) FROM events e LEFT JOIN memberships m ON m.room_nid = e.room_nid "
-            "AND m.user_id = e.state_key WHERE e.type = 'm.room.member' AND m.user_id IS NULL"
-        ).fetchone()[0]
-        if member_events_without_row:
-            problems.append(f"{member_events_without_row} member events have no membership row")
-        rooms_without_create = conn.execute(
-            "SELECT COUNT(*) FROM rooms r WHERE NOT EXISTS (SELECT 1 FROM current_state s "
-            "WHERE s.room_nid = r.room_nid AND s.type = 'm.room.create')"
-        ).fetchone()[0]
-        if rooms_without_create:
-            problems.append(f"{rooms_without_create} rooms have no create event in state")
+        for query, problem in _COUNTED_PROBLEMS:
+            found = conn.execute(query).fetchone()[0]
+            if found:
+                problems.append(f"{found} {problem}")
     finally:
         conn.close()
     return problems
