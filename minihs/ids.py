@@ -44,14 +44,22 @@ def split_id(identifier: str, sigil: str) -> tuple[str, str] | None:
     return localpart, server
 
 
-# Cached: every Mutual Rooms request checks its `user_id`, and a handful of IDs come back often.
-@functools.lru_cache(maxsize=8192)
 def is_valid_user_id(user_id: str) -> bool:
     """A user ID every server must accept: the historical grammar, at most 255 bytes.
 
     Non-compliant per spec: empty localpart, characters outside U+0021-U+007E or ':' in the
     localpart, a missing or invalid server name, or more than 255 bytes in all.
     """
+    # Too long is decided before the cache, so the cache never holds more than 255 characters
+    # a key, whatever clients send (a request line may carry kilobytes).
+    if len(user_id) > MAX_ID_BYTES:
+        return False
+    return _is_valid_short_user_id(user_id)
+
+
+# Cached: every Mutual Rooms request checks its `user_id`, and a handful of IDs come back often.
+@functools.lru_cache(maxsize=8192)
+def _is_valid_short_user_id(user_id: str) -> bool:
     if len(user_id.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
         return False
     parts = split_id(user_id, "@")
