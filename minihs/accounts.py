@@ -188,8 +188,8 @@ class Accounts:
         assert user_id is not None
         cost = self._config.password_hashing
         if passwords.needs_rehash(stored, cost):
-            # The one moment the password is at hand: bring a hash made at another cost, or
-            # with scrypt before argon2id was the default, to the configured one.
+            # The one moment the password is at hand: a hash weaker than the configured cost
+            # (scrypt from before argon2id, or less memory or fewer passes) is made anew.
             renewed = await passwords.hash_password(password, cost)
             await self._store.replace_password_hash(user_id, stored, renewed)
         device_id = device_id or new_device_id()
