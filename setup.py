@@ -33,6 +33,11 @@ setup(
             "mautrix==0.21.1",
             # Fuzzes minihs against its own OpenAPI document (tests/test_fuzz.py).
             "schemathesis==4.32.5",
+            # States the layer contracts (api -> domain -> store -> spec) and checks them.
+            "import-linter>=2.0",
+            # tests/test_packaging.py builds minihs's wheel without build isolation; setuptools
+            # before 70.1 (Python 3.11's venv seeds 65.5) needs this package for bdist_wheel.
+            "wheel>=0.40",
         ],
         # scripts/bench.py --plot draws the mutual_rooms scaling curve.
         "bench": ["matplotlib"],
@@ -40,6 +45,6 @@ setup(
     entry_points={
         "console_scripts": ["minihs = minihs.__main__:main"],
         # The fixtures (minihs_server, minihs, minihs_user...) for any project that installs us.
-        "pytest11": ["minihs = minihs.pytest_plugin"],
+        "pytest11": ["minihs = minihs.testing.pytest_plugin"],
     },
 )

@@ -21,10 +21,10 @@ import_aiohttp_for_server()
 
 from aiohttp import web  # noqa: E402
 
-from minihs import event_loop  # noqa: E402
-from minihs.app import create_app, runner_options  # noqa: E402
+from minihs.api import event_loop  # noqa: E402
+from minihs.api.app import create_app, runner_options  # noqa: E402
 from minihs.config import LOG_LEVELS, Config, ConfigError, load_config  # noqa: E402
-from minihs.testing_profile import apply_testing_profile  # noqa: E402
+from minihs.config import apply_testing_profile  # noqa: E402
 
 # Seconds that open requests get to finish after a shutdown signal.
 SHUTDOWN_GRACE_S = 10.0

@@ -6,6 +6,7 @@ raises :class:`ConfigError` naming the file and the dotted key, which the CLI pr
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import typing
 from dataclasses import dataclass, field
@@ -188,7 +189,7 @@ class Config:
     event_loop: str = "auto"
 
     def validate(self) -> None:
-        from minihs.ids import is_valid_server_name
+        from minihs.spec.ids import is_valid_server_name
 
         if not is_valid_server_name(self.server_name):
             raise ValueError(f"server_name: {self.server_name!r} is not a valid server name")
@@ -277,3 +278,26 @@ def load_config(path: str | Path) -> Config:
         return config_from_dict(data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+# The test-fixture profile: what a server started by someone else's test suite wants. In-memory
+# database, the cheapest password hashing, no rate limits, no access log, and the admin reset
+# endpoint on. Shared by ``python -m minihs --testing`` and ``minihs.testing.MinihsServer``.
+
+# argon2id at its smallest: 8 KiB, one pass, one lane (microseconds, not a tenth of a second).
+TEST_PASSWORD_HASHING = PasswordHashingConfig(
+    algorithm="argon2id", argon2_memory_kib=8, argon2_time_cost=1, argon2_parallelism=1
+)
+
+
+def apply_testing_profile(config: Config) -> Config:
+    """A copy of ``config`` with the test-fixture defaults applied."""
+    config = copy.deepcopy(config)
+    config.database = dataclasses.replace(config.database, path=":memory:")
+    config.password_hashing = copy.copy(TEST_PASSWORD_HASHING)
+    for limit in dataclasses.fields(config.rate_limits):
+        current: RateLimit = getattr(config.rate_limits, limit.name)
+        setattr(config.rate_limits, limit.name, dataclasses.replace(current, enabled=False))
+    config.access_log = False
+    config.enable_admin_reset = True
+    return config

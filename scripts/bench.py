@@ -737,10 +737,10 @@ class Bench:
     def _code_key(self) -> str:
         """Seeded databases are rebuilt when the code that shapes their rows changes: the
         schema, event building, room creation, or the seeding format."""
-        from minihs.store.seeding import SEED_FORMAT
+        from minihs.testing.seeding import SEED_FORMAT
 
         digest = hashlib.sha256(f"seed-format-{SEED_FORMAT}".encode())
-        for rel in ("minihs/events.py", "minihs/room_creation.py", "minihs/store/schema.py"):
+        for rel in ("minihs/spec/events.py", "minihs/domain/room_creation.py", "minihs/store/schema.py"):
             digest.update((REPO / rel).read_bytes())
         return digest.hexdigest()[:10]
 
@@ -770,7 +770,7 @@ class Bench:
         return copy, meta
 
     def seeder(self, path: str):
-        from minihs.store.seeding import Seeder
+        from minihs.testing.seeding import Seeder
 
         scripts = str(REPO / "scripts")
         if scripts not in sys.path:
@@ -780,7 +780,7 @@ class Bench:
         return Seeder(path, progress=ProgressPrinter(quiet=self.opts.quiet_seed))
 
     def seed_population(self, users: int, memberships: int) -> tuple[Path, dict[str, Any]]:
-        from minihs.store.seeding import seed_population
+        from minihs.testing.seeding import seed_population
 
         def build(path: str) -> dict[str, Any]:
             with self.seeder(path) as seeder:
@@ -790,7 +790,7 @@ class Bench:
         return self.seeded(f"population-U{users}-M{memberships}", build)
 
     def seed_mutual(self, rooms: int, shared: int) -> tuple[Path, dict[str, Any]]:
-        from minihs.store.seeding import seed_mutual_rooms
+        from minihs.testing.seeding import seed_mutual_rooms
 
         small = SMALL_PARTNER if rooms - shared >= SMALL_PARTNER[1] else None
 
@@ -811,7 +811,7 @@ class Bench:
 
     def seed_workload_users(self, path: Path, count: int) -> list[User]:
         """Users with tokens for the load figures, written straight into a fresh database."""
-        from minihs.store.seeding import Seeder
+        from minihs.testing.seeding import Seeder
 
         with Seeder(str(path)) as seeder:
             ids = seeder.add_users([f"load{i}" for i in range(count)], password=None)

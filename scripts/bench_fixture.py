@@ -144,7 +144,7 @@ def run_suite(source: str, *extra_args: str, autoload: bool = False) -> dict[str
         Path(project, "test_consumer.py").write_text(source)
         env = dict(os.environ, PYTHONPATH=str(REPO))
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                   "-p", "minihs.pytest_plugin", *extra_args]
+                   "-p", "minihs.testing.pytest_plugin", *extra_args]
         if autoload:
             env.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         else:

@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from minihs.store.seeding import Seeder, seed_mutual_rooms, seed_population  # noqa: E402
+from minihs.testing.seeding import Seeder, seed_mutual_rooms, seed_population  # noqa: E402
 
 
 class ProgressPrinter:

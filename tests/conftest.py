@@ -15,9 +15,9 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 
-from minihs.app import create_app
+from minihs.api.app import create_app
 from minihs.config import Config, config_from_dict
-from minihs.testing_profile import apply_testing_profile
+from minihs.config import apply_testing_profile
 
 PASSWORD = "correct horse battery staple"
 _names = itertools.count()

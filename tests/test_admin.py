@@ -10,10 +10,10 @@ import pytest
 from aiohttp import web
 
 from conftest import test_config
-from minihs.admin_registration import NONCE_LIFETIME_S, SharedSecretRegistration, registration_mac
+from minihs.domain.admin_registration import NONCE_LIFETIME_S, SharedSecretRegistration, registration_mac
 from minihs.api.admin import RESET_PATH, SHARED_SECRET_REGISTER_PATH, is_loopback
-from minihs.app import create_app
-from minihs.errors import MatrixError
+from minihs.api.app import create_app
+from minihs.spec.errors import MatrixError
 
 SECRET = "shared_secret"
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from minihs.store.seeding import Seeder, seed_mutual_rooms, seed_population
+from minihs.testing.seeding import Seeder, seed_mutual_rooms, seed_population
 from minihs.testing import MinihsServer, MinihsUser
 
 REPO = Path(__file__).resolve().parent.parent

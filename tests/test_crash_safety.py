@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import test_config
 
-from minihs.homeserver import Homeserver
-from minihs.room_creation import CreateRoomRequest
+from minihs.domain.homeserver import Homeserver
+from minihs.domain.room_creation import CreateRoomRequest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 

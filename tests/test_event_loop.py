@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from minihs import event_loop
+from minihs.api import event_loop
 from minihs.__main__ import main
 from minihs.config import ConfigError, load_config
 from minihs.testing import MinihsServer

@@ -16,8 +16,8 @@ import re
 import pytest
 from canonicaljson import encode_canonical_json
 
-from minihs.errors import MatrixError
-from minihs.events import (
+from minihs.spec.errors import MatrixError
+from minihs.spec.events import (
     MAX_CONTENT_BYTES,
     ROOM_VERSIONS,
     build_event,

@@ -40,10 +40,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from minihs import app as minihs_app
+from minihs.api import app as minihs_app
 from minihs.config import Config
 from minihs.testing import MinihsServer
-from minihs.testing_profile import apply_testing_profile
+from minihs.config import apply_testing_profile
 
 REPO = Path(__file__).resolve().parent.parent
 QUICK_MAX_EXAMPLES = 10

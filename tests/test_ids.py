@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from minihs import ids
+from minihs.spec import ids
 
 
 @pytest.mark.parametrize(

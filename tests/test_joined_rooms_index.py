@@ -19,8 +19,8 @@ from collections import Counter
 
 import pytest
 
-from minihs.errors import MatrixError
-from minihs.room_creation import CreateRoomRequest
+from minihs.spec.errors import MatrixError
+from minihs.domain.room_creation import CreateRoomRequest
 from conftest import database_thread_held, quote, test_config
 
 

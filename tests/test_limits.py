@@ -8,7 +8,7 @@ import pytest
 
 from conftest import PASSWORD, test_config
 from minihs.config import RateLimit
-from minihs.ratelimit import Ratelimiter
+from minihs.domain.ratelimit import Ratelimiter
 
 LOGIN = "/_matrix/client/v3/login"
 REGISTER = "/_matrix/client/v3/register"
@@ -195,7 +195,7 @@ async def test_idle_connections_are_closed_after_the_idle_timeout(make_homeserve
     # aiohttp's test server does not take runner options; start a real runner with them.
     from aiohttp import web
 
-    from minihs.app import create_app, runner_options
+    from minihs.api.app import create_app, runner_options
 
     runner = web.AppRunner(create_app(hs.config), **runner_options(hs.config))
     await runner.setup()

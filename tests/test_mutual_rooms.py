@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from minihs.mutual_rooms import PaginationTokens
+from minihs.domain.mutual_rooms import PaginationTokens
 
 STABLE = "/_matrix/client/v1/mutual_rooms"
 UNSTABLE = "/_matrix/client/unstable/uk.half-shot.msc2666/user/mutual_rooms"
@@ -395,7 +395,7 @@ async def test_access_token_in_the_query_string_is_accepted(hs):
 
 
 async def test_guests_are_refused_with_guest_access_forbidden(hs):
-    from minihs.accounts import token_digest
+    from minihs.domain.accounts import token_digest
     from minihs.store.accounts import TokenOwner
 
     alice = await hs.register()
@@ -443,7 +443,7 @@ def test_page_selection_is_exactly_the_smallest_room_ids_in_order(size):
     import random
     import string
 
-    from minihs.mutual_rooms import smallest
+    from minihs.domain.mutual_rooms import smallest
 
     rng = random.Random(size)
     rooms = {"!" + "".join(rng.choices(string.ascii_letters + "-_", k=12)) for _ in range(size)}

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import MatrixTestClient, test_config
-from minihs.app import create_app
+from minihs.api.app import create_app
 
 USERS = 4
 ROOMS = 6

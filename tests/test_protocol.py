@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 from yarl import URL
 
 from conftest import quote, test_config
-from minihs.app import RedactingAccessLogger, create_app, redact_tokens
+from minihs.api.app import RedactingAccessLogger, create_app, redact_tokens
 
 REGISTER = "/_matrix/client/v3/register"
 LOGIN = "/_matrix/client/v3/login"

@@ -102,11 +102,11 @@ def _run_in_process(pytester, monkeypatch):
     """Quick runs of small sync projects, in this process. Autoloading is off, so the plugin
     is loaded once, by module name, whether or not minihs is installed."""
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    return pytester.runpytest("-p", "minihs.pytest_plugin")
+    return pytester.runpytest("-p", "minihs.testing.pytest_plugin")
 
 
 def test_setup_py_registers_the_plugin_as_a_pytest11_entry_point():
-    assert _declared_pytest11() == ["minihs = minihs.pytest_plugin"]
+    assert _declared_pytest11() == ["minihs = minihs.testing.pytest_plugin"]
 
 
 def test_importing_the_plugin_imports_nothing_else_of_minihs():
@@ -114,7 +114,7 @@ def test_importing_the_plugin_imports_nothing_else_of_minihs():
         [
             sys.executable,
             "-c",
-            "import sys, minihs.pytest_plugin; print(sorted(m for m in sys.modules"
+            "import sys, minihs.testing.pytest_plugin; print(sorted(m for m in sys.modules"
             " if m.startswith(('minihs.', 'aiohttp', 'aiosqlite'))))",
         ],
         env=dict(os.environ, PYTHONPATH=str(REPO)),
@@ -122,7 +122,8 @@ def test_importing_the_plugin_imports_nothing_else_of_minihs():
         text=True,
         check=True,
     )
-    assert loaded.stdout.strip() == "['minihs.pytest_plugin']"
+    # The package's __init__ is loaded too, but it defers every import to first use.
+    assert loaded.stdout.strip() == "['minihs.testing', 'minihs.testing.pytest_plugin']"
 
 
 def test_a_project_using_the_fixtures_passes_serially(consumer, tmp_path):

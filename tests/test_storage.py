@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from conftest import database_thread_held, test_config
 
-from minihs import passwords
-from minihs.accounts import token_digest
+from minihs.domain import passwords
+from minihs.domain.accounts import token_digest
 from minihs.config import PasswordHashingConfig
-from minihs.testing_profile import TEST_PASSWORD_HASHING
+from minihs.config import TEST_PASSWORD_HASHING
 from minihs.store import schema
 from minihs.store.accounts import AccountStore, UserExists
 from minihs.store.database import Database

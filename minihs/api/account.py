@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from minihs.accounts import Session
+from minihs.domain.accounts import Session
 from minihs.api.request import client_address, field, homeserver, json_object, query_param, requester
-from minihs.errors import Codes, MatrixError, forbidden
-from minihs.jsonutil import json_response
+from minihs.spec.errors import Codes, MatrixError, forbidden
+from minihs.api.responses import json_response
 
 PASSWORD_LOGIN = "m.login.password"
 

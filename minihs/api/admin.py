@@ -12,8 +12,8 @@ import ipaddress
 from aiohttp import web
 
 from minihs.api.request import homeserver, json_object
-from minihs.errors import Codes, MatrixError
-from minihs.jsonutil import json_response
+from minihs.spec.errors import Codes, MatrixError
+from minihs.api.responses import json_response
 
 RESET_PATH = "/_minihs/admin/reset"
 SHARED_SECRET_REGISTER_PATH = "/_synapse/admin/v1/register"

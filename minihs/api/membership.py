@@ -1,7 +1,7 @@
 """Membership endpoints: join, invite, leave, kick, ban, unban.
 
 Spec: Client-Server API, "Room membership" > "Joining rooms", "Leaving rooms", "Banning users
-in a room". The rules each change must pass live in ``minihs.membership_rules``.
+in a room". The rules each change must pass live in ``minihs.domain.membership_rules``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from minihs.api.request import field, homeserver, json_object, requester
-from minihs.jsonutil import json_response
+from minihs.api.responses import json_response
 
 # Keys of a join body that steer the request rather than describe the member.
 _JOIN_CONTROL_KEYS = ("third_party_signed", "membership")

@@ -8,10 +8,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from minihs.api.request import homeserver, query_param, requester
-from minihs.errors import Codes, MatrixError, invalid_param
-from minihs.ids import is_valid_user_id
-from minihs.jsonutil import json_response
-from minihs.mutual_rooms import MutualRoomsPage
+from minihs.spec.errors import Codes, MatrixError, invalid_param
+from minihs.spec.ids import is_valid_user_id
+from minihs.api.responses import json_response
+from minihs.domain.mutual_rooms import MutualRoomsPage
 
 STABLE_PATH = "/_matrix/client/v1/mutual_rooms"
 UNSTABLE_PATH = "/_matrix/client/unstable/uk.half-shot.msc2666/user/mutual_rooms"

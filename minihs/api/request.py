@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from minihs.accounts import Requester
-from minihs.errors import Codes, MatrixError, bad_json, missing_param
-from minihs.homeserver import Homeserver
-from minihs.jsonutil import JsonRejected, loads_strict
+from minihs.domain.accounts import Requester
+from minihs.spec.errors import Codes, MatrixError, bad_json, missing_param
+from minihs.domain.homeserver import Homeserver
+from minihs.spec.json_codec import JsonRejected, loads_strict
 
 T = TypeVar("T")
 

@@ -11,9 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from minihs.api.request import field, homeserver, json_object, query_param, requester
-from minihs.errors import bad_json, invalid_param
-from minihs.jsonutil import json_response
-from minihs.room_creation import CreateRoomRequest
+from minihs.spec.errors import bad_json, invalid_param
+from minihs.api.responses import json_response
+from minihs.domain.room_creation import CreateRoomRequest
 
 
 def _string_list(body: dict[str, Any], name: str) -> list[str]:

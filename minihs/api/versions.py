@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from minihs.api.request import homeserver
-from minihs.jsonutil import json_response
+from minihs.api.responses import json_response
 
 SPEC_VERSIONS = [
     "r0.0.1", "r0.1.0", "r0.2.0", "r0.3.0", "r0.4.0", "r0.5.0", "r0.6.0", "r0.6.1",

@@ -25,7 +25,7 @@ import pytest
 from aiohttp import web
 
 from conftest import test_config
-from minihs.app import create_app
+from minihs.api.app import create_app
 from minihs.config import Config
 
 MUTUAL_ROOMS_PAGE_SIZE = 1

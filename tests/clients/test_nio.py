@@ -266,7 +266,7 @@ async def test_logout_kills_the_access_token_in_header_and_query(alice, live_min
 
 
 async def test_register_with_token_completes_the_token_then_dummy_flow(aiohttp_server):
-    from minihs.app import create_app
+    from minihs.api.app import create_app
     from tests.conftest import test_config
 
     config = test_config(registration={"mode": "token", "tokens": ["invite-only"]})

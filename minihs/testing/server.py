@@ -1,4 +1,4 @@
-"""minihs as a fixture server for other projects' tests.
+"""MinihsServer: minihs as a fixture server for other projects' tests.
 
 :class:`MinihsServer` runs a homeserver in its own thread with its own event loop, so it never
 shares (or breaks) the caller's loop: it serves sync tests and asyncio tests alike. ::
@@ -30,8 +30,7 @@ import weakref
 from typing import Any, Mapping
 from urllib.parse import quote, urlencode
 
-from minihs.config import Config, config_from_dict
-from minihs.testing_profile import apply_testing_profile
+from minihs.config import Config, apply_testing_profile, config_from_dict
 
 __all__ = ["MinihsHTTPError", "MinihsServer", "MinihsUser", "testing_config"]
 
@@ -207,7 +206,7 @@ class MinihsServer:
 
     def _run(self) -> None:
         try:
-            from minihs import event_loop
+            from minihs.api import event_loop
 
             new_loop = event_loop.loop_factory(self.config.event_loop)
             event_loop.run(self._serve(), new_loop)
@@ -219,8 +218,8 @@ class MinihsServer:
     async def _serve(self) -> None:
         from aiohttp import web
 
-        from minihs.app import create_app, runner_options
-        from minihs.homeserver import Homeserver
+        from minihs.api.app import create_app, runner_options
+        from minihs.domain.homeserver import Homeserver
 
         homeserver = await Homeserver.open(self.config)
         runner = None

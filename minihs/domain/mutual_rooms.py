@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from itertools import islice
 
-from minihs.errors import invalid_param
-from minihs.membership import JoinedRoomsIndex
+from minihs.spec.errors import invalid_param
+from minihs.domain.joined_rooms import JoinedRoomsIndex
 
 _MAC_BYTES = 16
 # The opaque identifier grammar (spec appendix): [0-9A-Za-z-._~], 1 to 255 characters.

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from minihs.events import ROOM_VERSIONS, Event, RoomVersion, build_event
+from minihs.spec.events import ROOM_VERSIONS, Event, RoomVersion, build_event
 from minihs.store.rooms import StoredRoom
 
 CREATE = "m.room.create"

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from minihs.errors import Codes, MatrixError, bad_json, invalid_param
-from minihs.events import ROOM_VERSIONS, RoomVersion
-from minihs.ids import MAX_ID_BYTES, is_valid_room_alias, is_valid_user_id
+from minihs.spec.errors import Codes, MatrixError, bad_json, invalid_param
+from minihs.spec.events import ROOM_VERSIONS, RoomVersion
+from minihs.spec.ids import MAX_ID_BYTES, is_valid_room_alias, is_valid_user_id
 
 PRESETS = {
     # preset: (join_rule, history_visibility, guest_access)

@@ -14,7 +14,7 @@ from typing import Any
 
 from canonicaljson import encode_canonical_json
 
-from minihs.errors import bad_json, too_large
+from minihs.spec.errors import bad_json, too_large
 
 MAX_CONTENT_BYTES = 65536
 

@@ -1,5 +1,7 @@
 """JSON in and out: strict decoding of client bodies, compact encoding of responses and events.
 
+(The HTTP response built from it is ``minihs.api.responses.json_response``.)
+
 The decoder is stricter than Python's default because everything a client sends may end up
 in an event, and events must survive canonical JSON (spec appendix "Canonical JSON"):
 integers within [-(2**53)+1, 2**53-1], no NaN or Infinity, valid Unicode, bounded nesting.
@@ -16,7 +18,6 @@ import json
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
@@ -24,14 +25,6 @@ MAX_SAFE_INTEGER = 2**53 - 1
 def dumps(value: Any) -> bytes:
     """Compact JSON as UTF-8 bytes, for values minihs built itself (str keys, int numbers)."""
     return orjson.dumps(value)
-
-
-# JSON is UTF-8 by definition (RFC 8259), so the body goes out as bytes with no charset.
-_JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-def json_response(value: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(value), status=status, headers=_JSON_HEADERS)
 
 
 class NotJson(ValueError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from minihs.config import RateLimit
-from minihs.errors import rate_limited
+from minihs.spec.errors import rate_limited
 
 # Buckets that have refilled completely carry no information; drop them past this many keys.
 _PRUNE_ABOVE = 10_000

@@ -14,8 +14,8 @@ not in the room, unbanning someone who is not banned.
 
 from __future__ import annotations
 
-from minihs.errors import forbidden
-from minihs.room_state import RoomState
+from minihs.spec.errors import forbidden
+from minihs.domain.room_state import RoomState
 
 
 def check_join(room: RoomState, user_id: str) -> None:

@@ -12,10 +12,10 @@ import string
 import time
 from dataclasses import dataclass
 
-from minihs import passwords
+from minihs.domain import passwords
 from minihs.config import Config
-from minihs.errors import Codes, MatrixError, forbidden
-from minihs.ids import MAX_ID_BYTES, is_valid_localpart, user_id_for
+from minihs.spec.errors import Codes, MatrixError, forbidden
+from minihs.spec.ids import MAX_ID_BYTES, is_valid_localpart, user_id_for
 from minihs.store.accounts import AccountStore, TokenOwner, UserExists
 
 MAX_PASSWORD_LENGTH = 512

@@ -12,9 +12,9 @@ from aiohttp.abc import AbstractAccessLogger
 
 from minihs.api import account, admin, membership, mutual_rooms, openapi, rooms, versions
 from minihs.config import Config
-from minihs.errors import matrix_error_middleware
+from minihs.api.middleware import matrix_error_middleware
 from minihs.api.request import HOMESERVER
-from minihs.homeserver import Homeserver
+from minihs.domain.homeserver import Homeserver
 
 CLIENT_V3 = "/_matrix/client/v3"
 CLIENT_R0 = "/_matrix/client/r0"  # matrix-nio 0.24 and older still call r0 paths

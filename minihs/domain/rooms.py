@@ -13,22 +13,22 @@ import random
 import string
 from typing import Any, Callable
 
-from minihs import membership_rules
-from minihs.accounts import now_ms
+from minihs.domain import membership_rules
+from minihs.domain.accounts import now_ms
 from minihs.config import Config
-from minihs.errors import MatrixError, forbidden, invalid_param, not_found
-from minihs.events import Event, RoomVersion, build_event, check_content, client_event
-from minihs.ids import is_valid_room_alias, is_valid_room_id, is_valid_user_id
-from minihs.jsonutil import dumps
-from minihs.membership import JoinedRoomsIndex
-from minihs.room_creation import (
+from minihs.spec.errors import MatrixError, forbidden, invalid_param, not_found
+from minihs.spec.events import Event, RoomVersion, build_event, check_content, client_event
+from minihs.spec.ids import is_valid_room_alias, is_valid_room_id, is_valid_user_id
+from minihs.spec.json_codec import dumps
+from minihs.domain.joined_rooms import JoinedRoomsIndex
+from minihs.domain.room_creation import (
     CreateRoomRequest,
     InitialEvent,
     alias_for,
     initial_events,
     room_version_for,
 )
-from minihs.room_state import MEMBER, RoomState
+from minihs.domain.room_state import MEMBER, RoomState
 from minihs.store.rooms import AliasTaken, NewEvent, RoomIdTaken, RoomStore
 
 MEMBERSHIPS = ("join", "invite", "knock", "leave", "ban")

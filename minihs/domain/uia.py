@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from minihs.errors import Codes, MatrixError
+from minihs.spec.errors import Codes, MatrixError
 
 DUMMY = "m.login.dummy"
 REGISTRATION_TOKEN = "m.login.registration_token"

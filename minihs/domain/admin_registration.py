@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from minihs.accounts import Accounts, Session
-from minihs.errors import Codes, MatrixError, bad_json
+from minihs.domain.accounts import Accounts, Session
+from minihs.spec.errors import Codes, MatrixError, bad_json
 
 NONCE_LIFETIME_S = 60
 MAX_FIELD_LENGTH = 512

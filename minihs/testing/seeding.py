@@ -29,14 +29,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
-from minihs import membership_rules, passwords
-from minihs.accounts import new_access_token, new_device_id, token_digest
+from minihs.domain import membership_rules, passwords
+from minihs.domain.accounts import new_access_token, new_device_id, token_digest
 from minihs.config import PasswordHashingConfig
-from minihs.events import ROOM_VERSIONS, Event, RoomVersion
-from minihs.ids import user_id_for
-from minihs.room_creation import CreateRoomRequest, initial_events
-from minihs.room_state import MEMBER, RoomState
-from minihs.rooms import build_initial_events, new_room_id, persistable
+from minihs.spec.events import ROOM_VERSIONS, Event, RoomVersion
+from minihs.spec.ids import user_id_for
+from minihs.domain.room_creation import CreateRoomRequest, initial_events
+from minihs.domain.room_state import MEMBER, RoomState
+from minihs.domain.rooms import build_initial_events, new_room_id, persistable
 from minihs.store.database import BUSY_TIMEOUT_MS
 from minihs.store.rooms import NewEvent
 from minihs.store.schema import migrate

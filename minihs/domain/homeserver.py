@@ -9,17 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-from minihs.accounts import Accounts
-from minihs.admin_registration import SharedSecretRegistration
+from minihs.domain.accounts import Accounts
+from minihs.domain.admin_registration import SharedSecretRegistration
 from minihs.config import Config
-from minihs.membership import JoinedRoomsIndex
-from minihs.mutual_rooms import MutualRooms
-from minihs.ratelimit import Ratelimiter
-from minihs.rooms import Rooms
+from minihs.domain.joined_rooms import JoinedRoomsIndex
+from minihs.domain.mutual_rooms import MutualRooms
+from minihs.domain.ratelimit import Ratelimiter
+from minihs.domain.rooms import Rooms
 from minihs.store.accounts import AccountStore
 from minihs.store.database import Database
 from minihs.store.rooms import RoomStore
-from minihs.uia import RegistrationAuth
+from minihs.domain.uia import RegistrationAuth
 
 
 @dataclass
