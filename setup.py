@@ -8,7 +8,9 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["minihs", "minihs.*"]),
-    package_data={"minihs": ["openapi.json"]},
+    # The sample configuration ships inside the package, where an installed minihs finds it
+    # (importlib.resources); the checkout's root config.sample.yaml is a symlink to it.
+    package_data={"minihs": ["openapi.json", "config.sample.yaml"]},
     install_requires=[
         "aiohttp>=3.9",
         "aiosqlite>=0.20",
