@@ -205,7 +205,11 @@ class Rooms:
         lock = self._lock(room_id)
         await lock.acquire()
         try:
-            room = await self._room(room_id)
+            if content["membership"] == "join":
+                # An unknown room to join is 404, as Synapse answers ("No known servers").
+                room = await self._room(room_id)
+            else:
+                room = await self._known_room_or_forbidden(room_id, sender)
             check(room)
             current = room.content_of(MEMBER, target)
             if current == content and room.state[(MEMBER, target)][1]["sender"] == sender:
@@ -294,12 +298,22 @@ class Rooms:
         """GET /joined_rooms, from the index."""
         return sorted(self._index.joined_rooms_of(user_id))
 
+    async def _known_room_or_forbidden(self, room_id: str, user_id: str) -> RoomState:
+        """The room, or the 403 M_FORBIDDEN a room the user is not in gets: the spec documents
+        403 for these endpoints, and the same answer for both does not leak that a room exists."""
+        try:
+            return await self._room(room_id)
+        except MatrixError as error:
+            if error.errcode != "M_NOT_FOUND":
+                raise
+            raise forbidden(f"{user_id} not in room {room_id}.") from None
+
     async def _room_visible_to(self, user_id: str, room_id: str) -> RoomState:
-        room = await self._room(room_id)
+        room = await self._known_room_or_forbidden(room_id, user_id)
         # minihs shows a room's state to its current members only; Synapse also shows former
         # members the state as it was when they left (see README).
         if room.membership_of(user_id) != "join":
-            raise forbidden(f"User {user_id} not in room {room_id}")
+            raise forbidden(f"{user_id} not in room {room_id}.")
         return room
 
     async def joined_members(self, user_id: str, room_id: str) -> dict[str, dict[str, Any]]:
@@ -307,10 +321,13 @@ class Rooms:
         joined = {}
         for member in room.members_with("join"):
             content = room.content_of(MEMBER, member) or {}
-            joined[member] = {
-                "display_name": content.get("displayname"),
-                "avatar_url": content.get("avatar_url"),
-            }
+            # The spec types both as strings: one the member event does not give (as a string)
+            # is left out rather than sent as null. minihs has no profiles to fall back on.
+            profile = {}
+            for key, source in (("display_name", "displayname"), ("avatar_url", "avatar_url")):
+                if isinstance(content.get(source), str):
+                    profile[key] = content[source]
+            joined[member] = profile
         return joined
 
     async def members(
