@@ -8,9 +8,9 @@ joined-rooms index. A failure anywhere before the commit changes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import string
+from collections import OrderedDict
 from typing import Any, Callable
 
 from minihs.domain import membership_rules
@@ -21,6 +21,7 @@ from minihs.spec.events import Event, RoomVersion, build_event, check_content, c
 from minihs.spec.ids import is_valid_room_alias, is_valid_room_id, is_valid_user_id
 from minihs.spec.json_codec import dumps
 from minihs.domain.joined_rooms import JoinedRoomsIndex
+from minihs.domain.keyed_lock import KeyedLock
 from minihs.domain.room_creation import (
     CreateRoomRequest,
     InitialEvent,
@@ -32,6 +33,9 @@ from minihs.domain.room_state import MEMBER, RoomState
 from minihs.store.rooms import AliasTaken, NewEvent, RoomIdTaken, RoomStore
 
 MEMBERSHIPS = ("join", "invite", "knock", "leave", "ban")
+# How many rooms' current state stay in memory. A room's state is a few kilobytes; one that
+# falls out is read back from the database on its next use.
+ROOM_CACHE_SIZE = 10_000
 
 
 def persistable(event: Event) -> NewEvent:
@@ -83,12 +87,24 @@ def build_initial_events(
 
 
 class Rooms:
-    def __init__(self, config: Config, store: RoomStore, index: JoinedRoomsIndex) -> None:
+    """The rooms of this server. Two bounded tables live here: the current state of recently
+    used rooms (least recently used first, at most ``cache_size`` of them, plus any whose lock
+    is held) and the locks of rooms someone is changing or loading right now. The joined-rooms
+    index is not a cache: it always holds every joined membership."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: RoomStore,
+        index: JoinedRoomsIndex,
+        cache_size: int = ROOM_CACHE_SIZE,
+    ) -> None:
         self._config = config
         self._store = store
         self._index = index
-        self._rooms: dict[str, RoomState] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._cache_size = cache_size
+        self._rooms: OrderedDict[str, RoomState] = OrderedDict()
+        self._locks = KeyedLock()
 
     async def load_index(self) -> None:
         """Rebuild the joined-rooms index from the database (at start and after a reset)."""
@@ -100,6 +116,7 @@ class Rooms:
         return set(await self._store.joined_pairs())
 
     def clear_caches(self) -> None:
+        """Forget every cached room and lock (a reset: the database was replaced)."""
         self._rooms.clear()
         self._locks.clear()
 
@@ -150,24 +167,70 @@ class Rooms:
         room = RoomState(room_nid, events[0].room_id, version, {}, "", 0)
         for event in events:
             room.apply(event)
-        self._rooms[room.room_id] = room
+        self._cache(room)
         for event in events:
             if event.type == MEMBER:
                 self._index.record(event.state_key, room.room_id, event.content["membership"])
 
     # --- looking rooms up ------------------------------------------------------------------
 
-    async def _room(self, room_id: str) -> RoomState:
+    async def _room(self, room_id: str, *, locked: bool = False) -> RoomState:
+        """The room's current state, from the cache or else the database. ``locked``: the
+        caller holds the room's lock.
+
+        A load runs under the room's lock: a membership change releases that lock only once
+        its event is committed and applied, so a copy read from the database under it can
+        never miss a change and then be cached as current.
+        """
         room = self._rooms.get(room_id)
-        if room is None:
-            if not is_valid_room_id(room_id):
-                raise not_found(f"Unknown room {room_id}")
-            stored = await self._store.stored_room(room_id)
-            if stored is None:
-                raise not_found(f"Unknown room {room_id}")
-            # Another coroutine may have loaded it meanwhile; keep the first copy.
-            room = self._rooms.setdefault(room_id, RoomState.from_stored(stored))
+        if room is not None:
+            self._rooms.move_to_end(room_id)
+            return room
+        if not is_valid_room_id(room_id):
+            raise not_found(f"Unknown room {room_id}")
+        if locked:
+            return await self._load(room_id)
+        held = await self._locks.acquire(room_id)
+        try:
+            # Whoever held the lock before us may have loaded it meanwhile.
+            room = self._rooms.get(room_id)
+            return room if room is not None else await self._load(room_id)
+        finally:
+            held.release()
+
+    async def _load(self, room_id: str) -> RoomState:
+        stored = await self._store.stored_room(room_id)
+        if stored is None:
+            raise not_found(f"Unknown room {room_id}")
+        room = RoomState.from_stored(stored)
+        self._cache(room)
         return room
+
+    def _cache(self, room: RoomState) -> None:
+        """Keep ``room`` as the most recently used; drop the least recently used beyond the
+        cache's size. A room whose lock is held or awaited stays: its holder has the cached
+        copy in hand and advances that one, so a fresh load meanwhile would fall behind."""
+        self._rooms[room.room_id] = room
+        self._rooms.move_to_end(room.room_id)
+        excess = len(self._rooms) - self._cache_size
+        if excess <= 0:
+            return
+        victims = []
+        for room_id in self._rooms:
+            if not self._locks.in_use(room_id):
+                victims.append(room_id)
+                if len(victims) == excess:
+                    break
+        for room_id in victims:
+            del self._rooms[room_id]
+
+    def cached_room_count(self) -> int:
+        """How many rooms' state is in memory now."""
+        return len(self._rooms)
+
+    def room_lock_count(self) -> int:
+        """How many room locks exist now: rooms being changed or loaded."""
+        return len(self._locks)
 
     async def resolve_alias(self, alias: str) -> str:
         """GET /directory/room/{roomAlias}: the room an alias points to."""
@@ -179,12 +242,6 @@ class Rooms:
         return room_id
 
     # --- membership ------------------------------------------------------------------------
-
-    def _lock(self, room_id: str) -> asyncio.Lock:
-        lock = self._locks.get(room_id)
-        if lock is None:
-            lock = self._locks[room_id] = asyncio.Lock()
-        return lock
 
     async def _change_membership(
         self,
@@ -202,14 +259,13 @@ class Rooms:
         the room's next change start from a state that is not yet the committed one.
         """
         check_content(content)
-        lock = self._lock(room_id)
-        await lock.acquire()
+        lock = await self._locks.acquire(room_id)
         try:
             if content["membership"] == "join":
                 # An unknown room to join is 404, as Synapse answers ("No known servers").
-                room = await self._room(room_id)
+                room = await self._room(room_id, locked=True)
             else:
-                room = await self._known_room_or_forbidden(room_id, sender)
+                room = await self._known_room_or_forbidden(room_id, sender, locked=True)
             check(room)
             current = room.content_of(MEMBER, target)
             if current == content and room.state[(MEMBER, target)][1]["sender"] == sender:
@@ -298,11 +354,13 @@ class Rooms:
         """GET /joined_rooms, from the index."""
         return sorted(self._index.joined_rooms_of(user_id))
 
-    async def _known_room_or_forbidden(self, room_id: str, user_id: str) -> RoomState:
+    async def _known_room_or_forbidden(
+        self, room_id: str, user_id: str, *, locked: bool = False
+    ) -> RoomState:
         """The room, or the 403 M_FORBIDDEN a room the user is not in gets: the spec documents
         403 for these endpoints, and the same answer for both does not leak that a room exists."""
         try:
-            return await self._room(room_id)
+            return await self._room(room_id, locked=locked)
         except MatrixError as error:
             if error.errcode != "M_NOT_FOUND":
                 raise
