@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from minihs.testing import MinihsHTTPError, MinihsServer, MinihsUser, testing_config
+from prerequisites import prerequisite_missing
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -300,8 +301,9 @@ def test_the_shell_recipe_waits_for_the_ready_line_and_resets(tmp_path):
     assert done.stdout.count('"user_id":"@alice:localhost"') == 2  # registered, reset, again
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
 def test_the_node_recipe_starts_resets_and_stops_minihs(tmp_path):
+    if shutil.which("node") is None:
+        prerequisite_missing("node is not installed (the README's Node.js recipe needs it)")
     (tmp_path / "minihs.js").write_text(_recipe("minihs.js"))
     (tmp_path / "example.test.js").write_text(_recipe("example.test.js"))
     done = subprocess.run(
