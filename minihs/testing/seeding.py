@@ -38,6 +38,7 @@ from minihs.domain.room_creation import CreateRoomRequest, initial_events
 from minihs.domain.room_state import MEMBER, RoomState
 from minihs.domain.rooms import build_initial_events, new_room_id, persistable
 from minihs.store.database import BUSY_TIMEOUT_MS
+from minihs.store.exclusive import lock_database
 from minihs.store.rooms import NewEvent
 from minihs.store.schema import migrate
 
@@ -142,12 +143,20 @@ class Seeder:
         self._chunk_users = chunk_users
         self._progress = progress
         self._rng = random.Random(seed)
-        self._conn = sqlite3.connect(path, isolation_level=None)
+        # The lock a server takes: a seeder must not write under a running server, nor a
+        # server start on a half-seeded file.
+        self._lock = lock_database(path)
+        try:
+            self._conn = sqlite3.connect(path, isolation_level=None)
+        except BaseException:
+            self._lock.release()
+            raise
         try:
             _configure(self._conn)
             migrate(self._conn)
         except BaseException:
             self._conn.close()
+            self._lock.release()
             raise
         # v12 derives the room ID from the create event; distinct timestamps keep two rooms of
         # the same creator apart, also from rooms already in the database.
@@ -162,6 +171,7 @@ class Seeder:
 
     def close(self) -> None:
         self._conn.close()
+        self._lock.release()
 
     def user_id(self, localpart: str) -> str:
         return user_id_for(localpart, self.server_name)
