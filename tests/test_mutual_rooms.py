@@ -452,3 +452,53 @@ def test_page_selection_is_exactly_the_smallest_room_ids_in_order(size):
     # A skewed set (every ID shares a long prefix but a few) still comes out exact.
     skewed = {f"!a{i:06d}" for i in range(size)} | {"!0", "!1", "!zz"}
     assert smallest(skewed, 101) == sorted(skewed)[:101]
+
+
+# --- from: only the spelling next_batch was issued in ----------------------------------------
+
+
+def _respellings_of(token: str) -> list[str]:
+    """The same (issued, room, MAC) written other ways that int() and base64 would also read."""
+    from minihs.domain.mutual_rooms import _unb64
+
+    issued, room, mac = token.split(".")
+    variants = [
+        f"{issued.upper()}.{room}.{mac}",
+        f"0x{issued}.{room}.{mac}",
+        f"0{issued}.{room}.{mac}",
+        f"+{issued}.{room}.{mac}",
+        f"{issued[:2]}_{issued[2:]}.{room}.{mac}",
+    ]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    decoded = _unb64(room)
+    for other in alphabet:  # a last character differing only in bits base64 ignores
+        respelled = room[:-1] + other
+        if respelled != room and _unb64(respelled) == decoded:
+            variants.append(f"{issued}.{respelled}.{mac}")
+            break
+    return variants
+
+
+def test_a_respelled_pagination_token_is_invalid():
+    from minihs.spec.errors import MatrixError
+
+    tokens = PaginationTokens(b"key", 600, clock=lambda: 0x6A5F3B2C)
+    token = tokens.issue("@a:x", "@b:x", "!room:x")  # "!room:x": its base64 has spare bits
+    assert tokens.read("@a:x", "@b:x", token) == "!room:x"
+    variants = _respellings_of(token)
+    assert len(variants) == 6
+    for variant in variants:
+        with pytest.raises(MatrixError) as raised:
+            tokens.read("@a:x", "@b:x", variant)
+        assert (raised.value.status, raised.value.errcode) == (400, "M_INVALID_PARAM"), variant
+
+
+async def test_from_in_upper_case_hex_is_invalid_param(paged):
+    alice, bob = await paged.register(), await paged.register()
+    await shared_rooms(paged, alice, bob, PAGE_SIZE + 1)
+    issued, room, mac = (await paged.mutual_rooms(alice, bob))["next_batch"].split(".")
+    body = await paged.request(
+        "GET", STABLE, alice, params={"user_id": bob.user_id, "from": f"0X{issued}.{room}.{mac}"},
+        expect=400,
+    )
+    assert body["errcode"] == "M_INVALID_PARAM"
