@@ -17,6 +17,7 @@ from .stats import latency_summary, percentile
 
 
 async def figure1(bench: Bench) -> None:
+    """Start to first answer, a fresh process each time: empty database, then a seeded one."""
     p = bench.params
     out: dict[str, Any] = {}
     async with new_session() as session:
@@ -50,6 +51,7 @@ async def figure1(bench: Bench) -> None:
 # -- figure 2 --
 
 async def figure2(bench: Bench) -> None:
+    """Runs internal_fig2 in a child (``--internal-fig2``) so the import is measured cold."""
     p = bench.params
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(ENTRY), "--internal-fig2",

@@ -28,6 +28,9 @@ from .stats import latency_summary, percentile
 
 @dataclass
 class Bench:
+    """A run: the flags (``opts``), the sizes (``params``: QUICK or FULL with overrides), where
+    its files go, and ``results`` keyed by figure. The figure modules take it as their argument."""
+
     opts: argparse.Namespace
     params: dict[str, Any]
     workdir: Path
@@ -148,6 +151,8 @@ class Bench:
         with Seeder(str(path)) as seeder:
             ids = seeder.add_users([f"load{i}" for i in range(count)], password=None)
             return [User(uid, seeder.issue_token(uid).access_token) for uid in ids]
+
+    # -- measurements shared by figures 6 and 8 --
 
     def _get_loader(self, session: aiohttp.ClientSession, base_url: str, target: str,
                     headers: dict[str, str]):

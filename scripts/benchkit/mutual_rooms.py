@@ -17,7 +17,9 @@ from .rawhttp import RawHttp
 from .stats import latency_summary
 
 
-async def build_mutual_over_http(bench: Bench, api: Api, rooms: int, shared: int) -> dict[str, Any]:
+async def build_mutual_over_http(api: Api, rooms: int, shared: int) -> dict[str, Any]:
+    """With --base-url: users A and B in ``rooms`` rooms each, ``shared`` of them together,
+    built over HTTP; the same meta as a seeded scenario."""
     stamp = f"{os.getpid()}-{int(time.time()) % 10**6}"
     a = await api.register(f"bench-a-{rooms}-{stamp}")
     b = await api.register(f"bench-b-{rooms}-{stamp}")
@@ -36,6 +38,7 @@ async def build_mutual_over_http(bench: Bench, api: Api, rooms: int, shared: int
             "build_seconds": round(time.perf_counter() - began, 1)}
 
 def walk(raw: RawHttp, a: User, other: str) -> tuple[list[str], int, int]:
+    """Every page of A's mutual rooms with ``other``: (rooms, count, pages)."""
     rooms: list[str] = []
     token = None
     pages = 0
@@ -120,6 +123,7 @@ async def measure_pair(
     return out
 
 async def figure6(bench: Bench) -> None:
+    """Each scenario on its own server, started on a copy of its seeded database."""
     p = bench.params
     scenarios = bench.opts.scenario_list or p["scenarios"]
     out: dict[str, Any] = {}
@@ -133,7 +137,7 @@ async def figure6(bench: Bench) -> None:
                     continue
                 api = Api(session, bench.opts.base_url)
                 log(f"fig6 {key}: building over HTTP ({2 * rooms - shared} rooms)")
-                meta = await build_mutual_over_http(bench, api, rooms, shared)
+                meta = await build_mutual_over_http(api, rooms, shared)
                 pid = bench.opts.server_pid
             else:
                 db, meta = bench.seed_mutual(rooms, shared)

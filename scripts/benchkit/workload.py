@@ -17,7 +17,7 @@ from .rawhttp import RawAsyncConnection, RawHttp
 from .stats import latency_summary
 
 
-async def register_login(bench: Bench, api: Api, count: int, prefix: str, pid: int | None) -> dict[str, Any]:
+async def register_login(api: Api, count: int, prefix: str, pid: int | None) -> dict[str, Any]:
     """Register then log in ``count`` users one after the other (raw client)."""
     pairs, regs, logins = [], [], []
     raw = RawHttp(api.base)
@@ -118,6 +118,7 @@ async def join_leave(
             **latency_summary(lat), **cpu.per_request(count)}
 
 async def figures_3_4_5(bench: Bench) -> None:
+    """Figures 3, 4 and 5 on one production server (and, in a full run, on a test-profile one)."""
     p = bench.params
     async with new_session(8) as session:
         if bench.remote:
@@ -125,7 +126,7 @@ async def figures_3_4_5(bench: Bench) -> None:
             pid = bench.opts.server_pid
             if bench.wants(3):
                 bench.results["3_register_login"] = {
-                    "remote": await register_login(bench, api, p["reg_prod"], "bench-reg", pid)
+                    "remote": await register_login(api, p["reg_prod"], "bench-reg", pid)
                 }
             if bench.wants(4) or bench.wants(5):
                 stamp = f"{os.getpid()}-{int(time.time()) % 10**6}"
@@ -145,7 +146,7 @@ async def figures_3_4_5(bench: Bench) -> None:
         api = Api(session, prod.base_url)
         fig3: dict[str, Any] = {}
         if bench.wants(3):
-            fig3["production"] = await register_login(bench, api, p["reg_prod"], "prodreg", prod.pid)
+            fig3["production"] = await register_login(api, p["reg_prod"], "prodreg", prod.pid)
             log(f"fig3 register+login, production hashing: median {fig3['production']['median_ms']:.0f} ms")
         if bench.wants(4):
             bench.results["4_create_room"] = {"production": await create_rooms(bench, api, users[0], prod.pid, "production")}
@@ -163,7 +164,7 @@ async def figures_3_4_5(bench: Bench) -> None:
             test = await bench.start_minihs("testing", "--testing", "--log-level", "warning", session=session)
             api = Api(session, test.base_url)
             if bench.wants(3):
-                fig3["testing"] = await register_login(bench, api, p["reg_test"], "testreg", test.pid)
+                fig3["testing"] = await register_login(api, p["reg_test"], "testreg", test.pid)
                 log(f"fig3 register+login, test profile: median {fig3['testing']['median_ms']:.2f} ms")
             if not bench.opts.quick:
                 tusers = [await api.register(f"tload{i}") for i in range(9)]
