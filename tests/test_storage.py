@@ -594,3 +594,59 @@ async def test_a_failed_commit_fails_every_unit_of_its_group(db):
     results = await _grouped(db, (insert_user, ("@a:hs",)), (violate_at_commit, ()))
     assert all(isinstance(result, sqlite3.IntegrityError) for result in results)
     assert await db.read(count_users) == 0
+
+
+# --- the reset step ---------------------------------------------------------------------------
+
+
+async def test_replacing_with_empty_comes_after_units_queued_before_it_and_before_later_ones(db):
+    async with database_thread_held(db):
+        before = db.submit(insert_user, "@before:hs")
+        emptied = db.replace_with_empty()
+        after = db.submit(insert_user, "@after:hs")
+    await asyncio.gather(before, emptied, after)
+    names = await db.read(lambda conn: {r[0] for r in conn.execute("SELECT user_id FROM users")})
+    assert names == {"@after:hs"}
+
+
+async def test_replacing_with_empty_settles_before_any_later_unit(db):
+    order = []
+    async with database_thread_held(db):
+        db.replace_with_empty(on_settled=lambda ok, _: order.append(("reset", ok)))
+        later = db.submit(insert_user, "@a:hs", on_settled=lambda ok, _: order.append(("unit", ok)))
+        await asyncio.sleep(0)
+    await later
+    assert order == [("reset", True), ("unit", True)]
+
+
+async def test_a_file_database_replaced_with_empty_keeps_wal_and_its_schema(tmp_path):
+    database = await Database.open(str(tmp_path / "hs.db"))
+    try:
+        await database.transaction(insert_user, "@a:hs")
+        await database.replace_with_empty()
+        assert await database.read(count_users) == 0
+        assert await database.read(pragma("journal_mode")) == "wal"
+        assert await database.read(pragma("user_version")) == SCHEMA_VERSION
+        assert await database.read(pragma("foreign_keys")) == 1
+    finally:
+        await database.close()
+    reopened = await Database.open(str(tmp_path / "hs.db"))
+    try:
+        assert await reopened.read(count_users) == 0
+    finally:
+        await reopened.close()
+
+
+async def test_a_closed_database_leaves_no_thread_behind():
+    before = set(threading.enumerate())
+    database = await Database.open(":memory:")
+    await database.close()
+    assert set(threading.enumerate()) - before == set()
+
+
+def test_the_database_uses_no_private_api_of_other_libraries():
+    # Issue 14: public APIs of other libraries only. The database thread is our own.
+    source = (Path(passwords.__file__).resolve().parent.parent / "store" / "database.py")
+    text = source.read_text(encoding="utf-8")
+    assert "aiosqlite" not in re.sub(r'""".*?"""|#.*', "", text, flags=re.S)
+    assert "._execute" not in text and "._conn._conn" not in text
