@@ -383,6 +383,37 @@ def test_every_served_operation_is_fuzzed_against_the_official_or_our_document(
     assert set(official_definitions["paths"]) == {path for _, path in OFFICIAL}
 
 
+def _answer(live_minihs, session, path: str) -> requests.Response:
+    return session.get(live_minihs.base_url + path, timeout=10)
+
+
+def test_the_official_check_refuses_a_status_the_operation_does_not_document(
+    official_api, official_definitions, live_minihs, http_session
+):
+    case = official_api[f"{V3}/rooms/{{roomId}}/state"]["GET"].Case(
+        path_parameters={"roomId": "!nowhere:localhost"}
+    )
+    not_found = _answer(live_minihs, http_session, f"{V3}/directory/room/%23nowhere%3Alocalhost")
+    assert not_found.status_code == 404
+    with pytest.raises(AssertionError, match="status 404 is not documented"):
+        verify_against_official(official_definitions)(case, not_found)
+
+
+def test_the_official_check_tolerates_a_quirk_only_with_its_errcode(
+    official_api, official_definitions, live_minihs, http_session
+):
+    verify = verify_against_official(official_definitions)
+    join = official_api[f"{V3}/join/{{roomIdOrAlias}}"]["POST"].Case(
+        path_parameters={"roomIdOrAlias": "#nowhere:localhost"}, body={}
+    )
+    not_found = _answer(live_minihs, http_session, f"{V3}/directory/room/%23nowhere%3Alocalhost")
+    verify(join, not_found)  # 404 M_NOT_FOUND: the join quirk
+    unrecognized = _answer(live_minihs, http_session, f"{V3}/no/such/endpoint")
+    assert unrecognized.status_code == 404
+    with pytest.raises(AssertionError, match="tolerated only with errcode M_NOT_FOUND"):
+        verify(join, unrecognized)
+
+
 def test_every_quirk_names_operations_that_are_fuzzed():
     for quirk in OFFICIAL_SPEC_QUIRKS:
         assert quirk.why
