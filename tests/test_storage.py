@@ -650,3 +650,76 @@ def test_the_database_uses_no_private_api_of_other_libraries():
     text = source.read_text(encoding="utf-8")
     assert "aiosqlite" not in re.sub(r'""".*?"""|#.*', "", text, flags=re.S)
     assert "._execute" not in text and "._conn._conn" not in text
+
+
+# --- migration 4: the unqueried index memberships_by_user goes -------------------------------
+
+
+def indexes(conn: sqlite3.Connection) -> set[str]:
+    return {
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        )
+    }
+
+
+def database_at_version_3(path=":memory:") -> sqlite3.Connection:
+    """A database as minihs left it before migration 4, with a joined membership in it."""
+    conn = plain_connection(path)
+    for migration in schema.MIGRATIONS[:3]:
+        for statement in migration:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.execute("INSERT INTO rooms VALUES (1, '!r:hs', '10', '@a:hs', 0)")
+    conn.execute("INSERT INTO events VALUES (1, '$e', 1, 'm.room.member', '@a:hs', 1, '{}')")
+    conn.execute("INSERT INTO current_state VALUES (1, 'm.room.member', '@a:hs', 1)")
+    conn.execute("INSERT INTO memberships VALUES (1, '@a:hs', 'join', 1)")
+    return conn
+
+
+def test_migration_4_drops_memberships_by_user_and_keeps_the_rows():
+    conn = database_at_version_3()
+    assert "memberships_by_user" in indexes(conn)
+    assert migrate(conn) == 3
+    assert user_version(conn) == 4
+    assert "memberships_by_user" not in indexes(conn)
+    assert "memberships_joined" in indexes(conn)
+    assert conn.execute("SELECT user_id, membership FROM memberships").fetchall() == [
+        ("@a:hs", "join")
+    ]
+
+
+def test_a_new_database_has_no_memberships_by_user_index():
+    conn = plain_connection()
+    migrate(conn)
+    assert "memberships_by_user" not in indexes(conn)
+
+
+def test_the_joined_memberships_loader_reads_through_memberships_joined():
+    # The query that made memberships_by_user unnecessary: the start-up loader's.
+    conn = plain_connection()
+    migrate(conn)
+    plan = " ".join(
+        row[-1]
+        for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT user_id, group_concat(room_nid) FROM memberships "
+            "WHERE membership = 'join' GROUP BY user_id"
+        )
+    )
+    assert "COVERING INDEX memberships_joined" in plan
+
+
+async def test_a_version_3_database_file_opens_and_serves_its_joined_rooms(tmp_path):
+    from minihs.domain.homeserver import Homeserver
+
+    path = str(tmp_path / "v3.db")
+    database_at_version_3(path).close()
+    config = test_config()
+    config.database.path = path  # the testing profile chooses :memory:
+    hs = await Homeserver.open(config)
+    try:
+        assert hs.rooms.joined_rooms("@a:hs") == ["!r:hs"]
+        assert await hs.db.read(pragma("user_version")) == SCHEMA_VERSION
+    finally:
+        await hs.close()
