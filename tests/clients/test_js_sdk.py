@@ -185,8 +185,8 @@ def test_joined_rooms_lists_both_joined_rooms(flow):
 
 def test_joined_members_lists_the_joined_users_but_not_the_rejecter(flow):
     assert flow["joined_members"] == {
-        ALICE: {"display_name": None, "avatar_url": None},
-        BOB: {"display_name": None, "avatar_url": None},
+        ALICE: {},
+        BOB: {},
     }
 
 
