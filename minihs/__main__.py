@@ -179,14 +179,14 @@ async def serve(config: Config, config_source: str = "built-in defaults") -> Non
         if database != ":memory:" and not database.startswith("file:"):
             database = str(Path(database).resolve())
         log.info(
-            "minihs %s started: server name %s, database %s, config %s, listening on %s",
+            "started: minihs %s, server name %s, database %s, config %s, listening on %s",
             __version__, config.server_name, database, config_source, url,
         )
         await stop.wait()
     finally:
         # Stops accepting, lets open requests finish, then runs cleanup (closes the database).
         await runner.cleanup()
-    log.info("minihs stopped (%s): open requests finished, database closed", ", ".join(received))
+    log.info("stopped on %s: open requests finished, database closed", ", ".join(received))
 
 
 def main(argv: list[str] | None = None) -> int:
