@@ -15,6 +15,7 @@ import threading
 
 import pytest
 from conftest import User, database_thread_held
+from joined_pairs import index_pairs, stored_joined_pairs
 
 from minihs.api.admin import RESET_PATH
 from minihs.testing import MinihsServer
@@ -28,8 +29,8 @@ _names = itertools.count()
 async def index_matches_database(homeserver) -> bool:
     """Compare with no request in flight: the reset's own gate keeps them out meanwhile."""
     async with homeserver.gate.exclusive():
-        stored = await homeserver.rooms.stored_joined_pairs()
-        return homeserver.joined_rooms.as_pairs() == stored
+        stored = await stored_joined_pairs(homeserver.db)
+        return index_pairs(homeserver.joined_rooms) == stored
 
 
 # --- ordering -------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ async def test_the_joined_rooms_index_equals_the_database_after_a_reset(hs):
     alice, bob = await hs.register(), await hs.register()
     await hs.join(bob, await hs.create_room(alice, preset="public_chat"))
     await hs.request("POST", RESET_PATH)
-    assert hs.homeserver.joined_rooms.as_pairs() == set()
+    assert index_pairs(hs.homeserver.joined_rooms) == set()
     assert await index_matches_database(hs.homeserver)
 
 

@@ -111,10 +111,6 @@ class Rooms:
         self._index.clear()
         await self._store.joined_rooms_by_user(self._index.add_users)
 
-    async def stored_joined_pairs(self) -> set[tuple[str, str]]:
-        """Every (user_id, room_id) the database says is joined: what the index must equal."""
-        return set(await self._store.joined_pairs())
-
     def clear_caches(self) -> None:
         """Forget every cached room and lock (a reset: the database was replaced)."""
         self._rooms.clear()
