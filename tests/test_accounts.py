@@ -431,7 +431,7 @@ def test_an_expired_uia_session_answers_as_an_unknown_session():
     with pytest.raises(MatrixError) as raised:
         auth.authenticate({"type": "m.login.dummy", "session": session})
     assert (raised.value.status, raised.value.errcode) == (400, "M_UNKNOWN")
-    assert auth.session_count() == 0  # and it is gone from memory
+    assert len(auth._sessions) == 0  # and it is gone from memory
 
 
 def test_a_uia_session_works_until_just_before_it_expires():
@@ -450,7 +450,7 @@ def test_new_uia_sessions_over_the_bound_push_out_the_oldest():
 
     auth = RegistrationAuth("open", [], clock=FakeClock(), max_sessions=3)
     sessions = [new_uia_session(auth) for _ in range(5)]
-    assert auth.session_count() == 3
+    assert len(auth._sessions) == 3
     with pytest.raises(MatrixError):
         auth.authenticate({"type": "m.login.dummy", "session": sessions[0]})
     assert auth.authenticate({"type": "m.login.dummy", "session": sessions[-1]}) == sessions[-1]
@@ -465,7 +465,7 @@ def test_expired_uia_sessions_are_dropped_when_a_new_one_starts():
         new_uia_session(auth)
     clock.now += SESSION_LIFETIME_S
     new_uia_session(auth)
-    assert auth.session_count() == 1
+    assert len(auth._sessions) == 1
 
 
 # --- access tokens: only the form minihs issues ----------------------------------------------

@@ -220,14 +220,6 @@ class Rooms:
         for room_id in victims:
             del self._rooms[room_id]
 
-    def cached_room_count(self) -> int:
-        """How many rooms' state is in memory now."""
-        return len(self._rooms)
-
-    def room_lock_count(self) -> int:
-        """How many room locks exist now: rooms being changed or loaded."""
-        return len(self._locks)
-
     async def resolve_alias(self, alias: str) -> str:
         """GET /directory/room/{roomAlias}: the room an alias points to."""
         if not is_valid_room_alias(alias):

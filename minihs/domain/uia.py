@@ -86,10 +86,6 @@ class RegistrationAuth:
         # when entries keep being removed from its front.)
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
 
-    def session_count(self) -> int:
-        """How many sessions are held in memory now."""
-        return len(self._sessions)
-
     def clear_caches(self) -> None:
         """Forget every session (a reset)."""
         self._sessions.clear()
