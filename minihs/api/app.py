@@ -43,8 +43,13 @@ def redact_tokens(text: str) -> str:
     return _TOKEN_IN_QUERY.sub(r"\1<redacted>", text)
 
 
-# When the request reached the application, by the process's high-resolution clock.
-STARTED_AT = "minihs.started_at"
+# When the request reached the application, by the process's high-resolution clock. A typed
+# key where aiohttp has them: those versions warn about string keys on requests (3.14.5 checked).
+STARTED_AT: Any = (
+    web.RequestKey("minihs.started_at", float)
+    if hasattr(web, "RequestKey")
+    else "minihs.started_at"
+)
 
 
 @web.middleware
