@@ -167,6 +167,19 @@ def test_the_startup_line_says_when_no_config_file_was_given(start):
     assert "database :memory:, config testing profile," in stderr
 
 
+def test_a_request_line_without_an_http_version_gets_400_at_once(start):
+    server = start("--testing", "--port", "0")  # the event loop the command picks (uvloop here)
+    with socket.create_connection((server.host, server.port), timeout=10) as conn:
+        conn.sendall(b"GET /_matrix/client/versions\r\n")
+        reply = b""
+        while chunk := conn.recv(4096):  # until the server closes; a wait fails by timeout
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 400 ")
+    code, _, stderr = server.stop()
+    assert code == 0
+    assert "Traceback" not in stderr
+
+
 def test_sigint_exits_0(start, tmp_path):
     server = start("--config", cheap_config(tmp_path), "--port", "0", "--database", "hs.db")
     server.register("alice")

@@ -161,9 +161,9 @@ class _RequestLineGuard(asyncio.Protocol):
             return  # the line is not complete yet
         line = line.rstrip(b"\r")
         if newline and line and b" HTTP/" not in line:
-            assert isinstance(self._transport, asyncio.WriteTransport)
-            self._transport.write(VERSIONLESS_REQUEST_REPLY)
-            self._transport.close()
+            transport: Any = self._transport  # uvloop's transports are not asyncio's classes
+            transport.write(VERSIONLESS_REQUEST_REPLY)
+            transport.close()
             self._first_bytes = None
             return
         # A complete line with a version, an empty line, or a line too long: aiohttp's to judge.
