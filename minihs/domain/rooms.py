@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import string
-from collections import OrderedDict
 from typing import Any, Callable
 
 from minihs.domain import membership_rules
@@ -22,6 +21,7 @@ from minihs.spec.ids import is_valid_room_alias, is_valid_room_id, is_valid_user
 from minihs.spec.json_codec import dumps
 from minihs.domain.joined_rooms import JoinedRoomsIndex
 from minihs.domain.keyed_lock import KeyedLock
+from minihs.domain.room_cache import RoomCache
 from minihs.domain.room_creation import (
     CreateRoomRequest,
     InitialEvent,
@@ -102,9 +102,8 @@ class Rooms:
         self._config = config
         self._store = store
         self._index = index
-        self._cache_size = cache_size
-        self._rooms: OrderedDict[str, RoomState] = OrderedDict()
         self._locks = KeyedLock()
+        self._rooms = RoomCache(cache_size, is_pinned=self._locks.in_use)
 
     async def load_index(self) -> None:
         """Rebuild the joined-rooms index from the database (at start and after a reset)."""
@@ -163,7 +162,7 @@ class Rooms:
         room = RoomState(room_nid, events[0].room_id, version, {}, "", 0)
         for event in events:
             room.apply(event)
-        self._cache(room)
+        self._rooms.put(room)
         for event in events:
             if event.type == MEMBER:
                 self._index.record(event.state_key, room.room_id, event.content["membership"])
@@ -180,7 +179,6 @@ class Rooms:
         """
         room = self._rooms.get(room_id)
         if room is not None:
-            self._rooms.move_to_end(room_id)
             return room
         if not is_valid_room_id(room_id):
             raise not_found(f"Unknown room {room_id}")
@@ -199,26 +197,8 @@ class Rooms:
         if stored is None:
             raise not_found(f"Unknown room {room_id}")
         room = RoomState.from_stored(stored)
-        self._cache(room)
+        self._rooms.put(room)
         return room
-
-    def _cache(self, room: RoomState) -> None:
-        """Keep ``room`` as the most recently used; drop the least recently used beyond the
-        cache's size. A room whose lock is held or awaited stays: its holder has the cached
-        copy in hand and advances that one, so a fresh load meanwhile would fall behind."""
-        self._rooms[room.room_id] = room
-        self._rooms.move_to_end(room.room_id)
-        excess = len(self._rooms) - self._cache_size
-        if excess <= 0:
-            return
-        victims = []
-        for room_id in self._rooms:
-            if not self._locks.in_use(room_id):
-                victims.append(room_id)
-                if len(victims) == excess:
-                    break
-        for room_id in victims:
-            del self._rooms[room_id]
 
     async def resolve_alias(self, alias: str) -> str:
         """GET /directory/room/{roomAlias}: the room an alias points to."""
