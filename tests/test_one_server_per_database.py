@@ -147,3 +147,10 @@ def test_after_the_holder_is_killed_with_sigkill_a_new_server_starts(tmp_path, p
     second = _start(tmp_path, database)
     processes.append(second)
     _wait_ready(second)
+
+
+def test_a_database_under_a_file_says_that_is_not_a_directory(tmp_path):
+    (tmp_path / "plain-file").write_text("")
+    with pytest.raises(DatabaseDirectoryMissing) as refused:
+        MinihsServer({"database": {"path": str(tmp_path / "plain-file" / "hs.db")}}).start()
+    assert f"{tmp_path / 'plain-file'} is not a directory" in str(refused.value)

@@ -78,8 +78,9 @@ def lock_database(path: str) -> DatabaseLock:
         return DatabaseLock(path, None)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
+        problem = "is not a directory" if os.path.exists(directory) else "does not exist"
         raise DatabaseDirectoryMissing(
-            f"cannot open the database {path}: the directory {directory} does not exist"
+            f"cannot open the database {path}: the directory {directory} {problem}"
         )
     if fcntl is None:
         return DatabaseLock(path, None)
