@@ -10,7 +10,7 @@ the server writes, without the round trips:
   a seeded database loads them, lets users join and leave them, and answers about them exactly
   as it does for rooms created over HTTP;
 * each room's events, current state and membership rows are written with ``executemany``, one
-  transaction per chunk of rooms, on a plain ``sqlite3`` connection (no aiosqlite round trips).
+  transaction per chunk of rooms, on a plain ``sqlite3`` connection (no round trips to a database thread).
 
 Unlike the rest of ``minihs.store`` this module reaches up into the domain modules, to reuse
 their event building instead of copying it; nothing in the server imports it, so the layering
