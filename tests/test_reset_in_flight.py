@@ -16,7 +16,6 @@ import threading
 import pytest
 from conftest import User, database_thread_held
 from joined_pairs import index_pairs, stored_joined_pairs
-from joined_pairs import index_pairs, stored_joined_pairs
 
 from minihs.api.admin import RESET_PATH
 from minihs.testing import MinihsServer
