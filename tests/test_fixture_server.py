@@ -316,3 +316,13 @@ def test_the_node_recipe_starts_resets_and_stops_minihs(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"# pass 2\b", done.stdout), done.stdout
+
+
+def test_a_request_line_without_an_http_version_gets_400_at_once(server):
+    # The fixture server serves through the same runner as the command line.
+    with socket.create_connection((server.host, server.port), timeout=5) as conn:
+        conn.sendall(b"GET /_matrix/client/versions\r\n")
+        reply = b""
+        while chunk := conn.recv(4096):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 400 ")

@@ -220,17 +220,17 @@ class MinihsServer:
     async def _serve(self) -> None:
         from aiohttp import web
 
-        from minihs.api.app import create_app, runner_options
+        from minihs.api.app import create_app, make_runner
         from minihs.domain.homeserver import Homeserver
 
         homeserver = await Homeserver.open(self.config)
         runner = None
         try:
-            runner = web.AppRunner(
+            runner = make_runner(
                 create_app(self.config, homeserver),
+                self.config,
                 handle_signals=False,
                 shutdown_timeout=SHUTDOWN_GRACE_S,
-                **runner_options(self.config),
             )
             await runner.setup()
             site = web.TCPSite(runner, self.host, self._requested_port)
