@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import dataclasses
 import threading
 import weakref
 from typing import Any, Mapping
@@ -38,16 +37,6 @@ STOP_TIMEOUT_S = 30.0
 SHUTDOWN_GRACE_S = 2.0
 
 
-def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def testing_config(overrides: Config | Mapping[str, Any] | None = None) -> Config:
     """The configuration a :class:`MinihsServer` runs with.
 
@@ -58,8 +47,7 @@ def testing_config(overrides: Config | Mapping[str, Any] | None = None) -> Confi
     """
     if isinstance(overrides, Config):
         return overrides
-    profile = dataclasses.asdict(apply_testing_profile(Config()))
-    return config_from_dict(_merge(profile, overrides or {}))
+    return config_from_dict(dict(overrides or {}), base=apply_testing_profile(Config()))
 
 
 testing_config.__test__ = False  # type: ignore[attr-defined]  # not a test, despite the name
