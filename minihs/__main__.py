@@ -43,7 +43,7 @@ with the real port when --port 0 asked for a free one. SIGINT or SIGTERM stops i
 exit codes:
   0  stopped by SIGINT or SIGTERM
   1  cannot start: the address cannot be listened on (port taken, unknown host) or the
-     database cannot be opened
+     database cannot be opened (no such directory, not SQLite, in use by another minihs)
   2  bad configuration or arguments (one line on stderr names the file and key)
 
 python -m minihs --print-config > minihs.yaml writes the commented sample configuration.
