@@ -44,7 +44,8 @@ exit codes:
   0  stopped by SIGINT or SIGTERM
   1  cannot start: the address cannot be listened on (port taken, unknown host) or the
      database cannot be opened (no such directory, not SQLite, in use by another minihs)
-  2  bad configuration or arguments (one line on stderr names the file and key)
+  2  bad configuration or arguments (one line on stderr names the file and key, or the
+     argument)
 
 python -m minihs --print-config > minihs.yaml writes the commented sample configuration.
 """
