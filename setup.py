@@ -32,7 +32,7 @@ setup(
             # Real clients driven by tests/clients (pinned: the versions proven there).
             "matrix-nio==0.26.0",
             "mautrix==0.21.1",
-            # Fuzzes minihs against its own OpenAPI document (tests/test_fuzz.py).
+            # Fuzzes minihs against the official definitions and its own document (tests/test_fuzz.py).
             "schemathesis==4.32.5",
             # States the layer contracts (api -> domain -> store -> spec) and checks them.
             "import-linter>=2.0",

@@ -8,7 +8,7 @@
 
 Without ``--base-url`` the script starts minihs itself (``python -m minihs`` subprocesses on
 temporary file databases, and the in-process ``minihs.testing.MinihsServer``); big scenarios
-are seeded straight into the database (minihs/store/seeding.py) and cached in ``--cache-dir``.
+are seeded straight into the database (minihs/testing/seeding.py, rows written by minihs/store/bulk.py) and cached in ``--cache-dir``.
 With ``--base-url`` it drives that server over HTTP only, registering its own users with
 ``m.login.dummy`` (the server must allow open registration without verification and should
 have rate limits off); the HTTP figures are 3 to 6 (scenarios built over HTTP, up to

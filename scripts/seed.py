@@ -9,7 +9,7 @@ benchmarks). ``mutual``: users ``bench-a`` and ``bench-b`` each in ``--rooms`` r
 of them shared (Mutual Rooms benchmarks); ``--tokens`` writes their access tokens as JSON.
 Then start a server on the file: ``python -m minihs --database big.db``.
 
-Seeded rooms are real minihs rooms (see minihs/store/seeding.py). Long steps print progress
+Seeded rooms are real minihs rooms (see minihs/testing/seeding.py; the rows are written by minihs/store/bulk.py). Long steps print progress
 to stderr. The database file may already exist (seeding adds to it) or not.
 """
 
