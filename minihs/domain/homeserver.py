@@ -16,6 +16,13 @@ from minihs.domain.joined_rooms import JoinedRoomsIndex
 from minihs.domain.mutual_rooms import MutualRooms
 from minihs.domain.ratelimit import Ratelimiter
 from minihs.domain.rooms import Rooms
+from minihs.domain.filters import Filters
+from minihs.domain.messages import Messages
+from minihs.domain.stream import Stream
+from minihs.domain.sync import Sync
+from minihs.store.filters import FilterStore
+from minihs.store.stream import StreamStore
+from minihs.store.sync import SyncStore
 from minihs.store.accounts import AccountStore
 from minihs.store.database import Database
 from minihs.store.rooms import RoomStore
@@ -52,7 +59,12 @@ class Homeserver:
         self.db = db
         self.accounts = Accounts(config, AccountStore(db))
         self.joined_rooms = JoinedRoomsIndex()
-        self.rooms = Rooms(config, RoomStore(db), self.joined_rooms)
+        self.stream = Stream()
+        self._stream_store = StreamStore(db)
+        self.rooms = Rooms(config, RoomStore(db), self.joined_rooms, self.stream)
+        self.filters = Filters(FilterStore(db))
+        self.sync = Sync(SyncStore(db), self.stream, self.filters)
+        self.messages = Messages(config, self.rooms, RoomStore(db), SyncStore(db), self.stream)
         self.mutual_rooms = MutualRooms.with_key(
             self.joined_rooms,
             config.mutual_rooms.page_size,
@@ -73,6 +85,7 @@ class Homeserver:
         db = await Database.open(config.database.path, config.database.synchronous)
         homeserver = cls(config, db)
         try:
+            homeserver.stream.load(*await homeserver._stream_store.position_and_epoch())
             await homeserver.rooms.load_index()
         except BaseException:
             await db.close()
@@ -87,8 +100,14 @@ class Homeserver:
         if self._empty is None:
             self._empty = await Database.open(":memory:")
         await self._empty.backup_to(self.db)
+        # Every copy of the pristine database carries the same epoch: give this one its own, so
+        # that sync tokens issued before the reset are refused rather than misread.
+        epoch = await self._stream_store.new_epoch()
+        self.stream.load(0, epoch)
         self.accounts.clear_caches()
         self.rooms.clear_caches()
+        self.filters.clear_caches()
+        self.messages.clear_caches()
         self.joined_rooms.clear()
         self.ratelimits.reset()
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from minihs.domain import membership_rules
 from minihs.domain.accounts import now_ms
 from minihs.config import Config
-from minihs.spec.errors import MatrixError, forbidden, invalid_param, not_found
+from minihs.spec.errors import MatrixError, forbidden, invalid_param, not_found, too_large
 from minihs.spec.events import Event, RoomVersion, build_event, check_content, client_event
 from minihs.spec.ids import is_valid_room_alias, is_valid_room_id, is_valid_user_id
 from minihs.spec.json_codec import dumps
@@ -29,9 +29,11 @@ from minihs.domain.room_creation import (
     room_version_for,
 )
 from minihs.domain.room_state import MEMBER, RoomState
-from minihs.store.rooms import AliasTaken, NewEvent, RoomIdTaken, RoomStore
+from minihs.domain.stream import Stream
+from minihs.store.rooms import AliasTaken, Appended, NewEvent, RoomIdTaken, RoomStore, TxnKey
 
 MEMBERSHIPS = ("join", "invite", "knock", "leave", "ban")
+MAX_PDU_BYTES = 65536
 
 
 def persistable(event: Event) -> NewEvent:
@@ -83,10 +85,13 @@ def build_initial_events(
 
 
 class Rooms:
-    def __init__(self, config: Config, store: RoomStore, index: JoinedRoomsIndex) -> None:
+    def __init__(
+        self, config: Config, store: RoomStore, index: JoinedRoomsIndex, stream: Stream
+    ) -> None:
         self._config = config
         self._store = store
         self._index = index
+        self._stream = stream
         self._rooms: dict[str, RoomState] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -131,8 +136,8 @@ class Rooms:
                 [persistable(event) for event in events],
                 alias,
                 # Runs once the room is committed, even if this request is cancelled meanwhile.
-                on_settled=lambda committed, room_nid, events=events: committed
-                and self._adopt(room_nid, version, events),
+                on_settled=lambda committed, written, events=events: committed
+                and self._adopt(written, version, events),
             )
             try:
                 await written
@@ -145,17 +150,26 @@ class Rooms:
                 continue
             return events[0].room_id
 
-    def _adopt(self, room_nid: int, version: RoomVersion, events: list[Event]) -> None:
-        """A new room's initial events are committed: hold its state, index its members."""
+    def _adopt(self, written: tuple[int, int], version: RoomVersion, events: list[Event]) -> None:
+        """A new room's initial events are committed: hold its state, index its members, and
+        wake the syncs of everyone it names (the creator, the invitees)."""
+        room_nid, position = written
         room = RoomState(room_nid, events[0].room_id, version, {}, "", 0)
         for event in events:
             room.apply(event)
         self._rooms[room.room_id] = room
+        concerned = set()
         for event in events:
             if event.type == MEMBER:
                 self._index.record(event.state_key, room.room_id, event.content["membership"])
+                concerned.add(event.state_key)
+        self._stream.notify(concerned, position)
 
     # --- looking rooms up ------------------------------------------------------------------
+
+    async def room(self, room_id: str) -> RoomState:
+        """The room's current state (404 M_NOT_FOUND when minihs has no such room)."""
+        return await self._room(room_id)
 
     async def _room(self, room_id: str) -> RoomState:
         room = self._rooms.get(room_id)
@@ -186,6 +200,58 @@ class Rooms:
             lock = self._locks[room_id] = asyncio.Lock()
         return lock
 
+    async def append(
+        self,
+        room_id: str,
+        build: Callable[[RoomState], "Event | str"],
+        txn: TxnKey | None = None,
+    ) -> tuple[RoomState, str]:
+        """Build and commit one event under the room's lock; return the room and the event ID.
+
+        ``build(room)`` checks the rules against the current state and returns the event to
+        write, or the ID of an existing event that already is the requested change (nothing is
+        written then). With ``txn``, a transaction that already made an event gives that event.
+
+        The lock is released, and the in-memory state, the index and the stream advanced, by the
+        commit's ``on_settled`` callback, not by this coroutine: a request cancelled while its
+        change is being committed (a client that hangs up) can then neither skip that bookkeeping
+        nor let the room's next change start from a state that is not yet the committed one.
+        """
+        lock = self._lock(room_id)
+        await lock.acquire()
+        try:
+            room = await self._room(room_id)
+            event = build(room)
+            if isinstance(event, str):
+                lock.release()
+                return room, event
+            new = persistable(event)
+            # Spec "Size limits": the whole event, as JSON, may not pass 65536 bytes.
+            if len(new.json.encode("utf-8")) > MAX_PDU_BYTES:
+                raise too_large(f"Event is larger than {MAX_PDU_BYTES} bytes")
+
+            def settled(committed: bool, appended: Appended | None) -> None:
+                if committed and appended is not None and appended.new:
+                    self._apply(room, event, appended.stream_ordering)
+                lock.release()
+
+            written = self._store.append_sent_event(room.room_nid, new, txn, settled)
+        except BaseException:
+            lock.release()
+            raise
+        appended = await written
+        return room, appended.event_id
+
+    def _apply(self, room: RoomState, event: Event, position: int) -> None:
+        """One committed event: advance the room's state, the joined-rooms index and the stream."""
+        room.apply(event)
+        concerned = room.audience()
+        if event.type == MEMBER:
+            self._index.record(event.state_key, room.room_id, event.content["membership"])
+            # A member who just left or was banned must still see that in their sync.
+            concerned = concerned | {event.state_key}
+        self._stream.notify(concerned, position)
+
     async def _change_membership(
         self,
         room_id: str,
@@ -194,36 +260,17 @@ class Rooms:
         content: dict[str, Any],
         check: Callable[[RoomState], None],
     ) -> RoomState:
-        """Check, build and commit one membership change under the room's lock.
-
-        The lock is released, and the in-memory state and the index advanced, by the commit's
-        ``on_settled`` callback, not by this coroutine: a request cancelled while its change is
-        being committed (a client that hangs up) can then neither skip that bookkeeping nor let
-        the room's next change start from a state that is not yet the committed one.
-        """
+        """Check, build and commit one membership change under the room's lock."""
         check_content(content)
-        lock = self._lock(room_id)
-        await lock.acquire()
-        try:
-            room = await self._room(room_id)
+
+        def build(room: RoomState) -> Event | str:
             check(room)
-            current = room.content_of(MEMBER, target)
-            if current == content and room.state[(MEMBER, target)][1]["sender"] == sender:
-                lock.release()
-                return room  # the same change again: nothing to record (as Synapse does)
-            event = room.next_event(MEMBER, sender, content, target, now_ms())
+            current = room.state.get((MEMBER, target))
+            if current is not None and current[1]["content"] == content and current[1]["sender"] == sender:
+                return current[0]  # the same change again: nothing to record (as Synapse does)
+            return room.next_event(MEMBER, sender, content, target, now_ms())
 
-            def settled(committed: bool, _stream_ordering: int | None) -> None:
-                if committed:
-                    room.apply(event)
-                    self._index.record(target, room.room_id, content["membership"])
-                lock.release()
-
-            written = self._store.append_event(room.room_nid, persistable(event), settled)
-        except BaseException:
-            lock.release()
-            raise
-        await written
+        room, _ = await self.append(room_id, build)
         return room
 
     @staticmethod

@@ -83,6 +83,37 @@ MIGRATIONS: list[list[str]] = [
     [
         "CREATE INDEX memberships_joined ON memberships(membership, user_id, room_nid)",
     ],
+    # 4: the change stream (issue 15). One counter hands out every stream position: room events
+    # take theirs as events.stream_ordering, non-room changes (account data, profile...) take
+    # theirs from the same counter, so there is one order. `epoch` is random per database and
+    # is changed by a reset: a /sync token carries it, so a token from before a reset is known.
+    # Self-contained: it only adds tables, whatever migration precedes it.
+    [
+        """CREATE TABLE stream_counter (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            position INTEGER NOT NULL,
+            epoch TEXT NOT NULL
+        )""",
+        "INSERT INTO stream_counter (id, position, epoch) "
+        "SELECT 1, coalesce(max(stream_ordering), 0), lower(hex(randomblob(4))) FROM events",
+        # Idempotent sends: (device, room, type, txnId) -> the event it made (spec: "Transaction
+        # identifiers"; the key is the request path and the device, as Synapse keys it).
+        """CREATE TABLE event_txns (
+            user_id TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            room_nid INTEGER NOT NULL REFERENCES rooms(room_nid),
+            event_type TEXT NOT NULL,
+            txn_id TEXT NOT NULL,
+            stream_ordering INTEGER NOT NULL REFERENCES events(stream_ordering),
+            PRIMARY KEY (user_id, device_id, room_nid, event_type, txn_id)
+        )""",
+        """CREATE TABLE filters (
+            user_id TEXT NOT NULL,
+            filter_id INTEGER NOT NULL,
+            json TEXT NOT NULL,
+            PRIMARY KEY (user_id, filter_id)
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -116,6 +147,8 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 # The tables that hold data, child tables first: a reset deletes in this order.
 DATA_TABLES = (
+    "filters",
+    "event_txns",
     "room_aliases",
     "memberships",
     "current_state",

@@ -276,9 +276,8 @@ class Seeder:
 
     def _insert_rooms(self, conn: sqlite3.Connection, built) -> None:
         (room_nid,) = conn.execute("SELECT COALESCE(MAX(room_nid), 0) FROM rooms").fetchone()
-        (stream,) = conn.execute(
-            "SELECT COALESCE(MAX(stream_ordering), 0) FROM events"
-        ).fetchone()
+        # Seeded events take their positions from the change stream's counter, like any event.
+        (stream,) = conn.execute("SELECT position FROM stream_counter WHERE id = 1").fetchone()
         room_rows = []
         event_rows = []
         state_rows = []
@@ -319,6 +318,7 @@ class Seeder:
             "VALUES (?, ?, ?, ?)",
             member_rows,
         )
+        conn.execute("UPDATE stream_counter SET position = ? WHERE id = 1", (stream,))
 
 
 # --- ready-made scenarios ------------------------------------------------------------------
