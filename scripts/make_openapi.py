@@ -871,9 +871,237 @@ def admin_paths() -> dict[str, dict[str, Any]]:
     }
 
 
+def stream_paths() -> dict[str, dict[str, Any]]:
+    """Issue 15: /sync, sending events, history, filters."""
+    tags = ["Sync and messages"]
+    event_id = string("An event ID.", pattern="^\\$")
+    sync_event = obj(
+        {
+            "content": {"type": "object"},
+            "event_id": event_id,
+            "origin_server_ts": {"type": "integer"},
+            "sender": USER_ID,
+            "state_key": {"type": "string"},
+            "type": {"type": "string"},
+            "unsigned": {"type": "object"},
+        },
+        ("content", "event_id", "origin_server_ts", "sender", "type"),
+    )
+    events_of = lambda item: obj({"events": {"type": "array", "items": item}}, ("events",))  # noqa: E731
+    joined_room = obj(
+        {
+            "timeline": obj(
+                {
+                    "events": {"type": "array", "items": sync_event},
+                    "limited": {"type": "boolean"},
+                    "prev_batch": {"type": "string"},
+                },
+                ("events",),
+            ),
+            "state": events_of(sync_event),
+            "account_data": events_of({"type": "object"}),
+            "ephemeral": events_of({"type": "object"}),
+            "unread_notifications": {"type": "object"},
+            "summary": {"type": "object"},
+        }
+    )
+    sync_response = obj(
+        {
+            "next_batch": string("Pass it as `since` to the next sync."),
+            "rooms": obj(
+                {
+                    "join": {"type": "object", "additionalProperties": joined_room},
+                    "invite": {"type": "object", "additionalProperties": obj(
+                        {"invite_state": events_of({"type": "object"})})},
+                    "leave": {"type": "object", "additionalProperties": joined_room},
+                    "knock": {"type": "object"},
+                }
+            ),
+            "presence": events_of({"type": "object"}),
+            "account_data": events_of({"type": "object"}),
+            "to_device": events_of({"type": "object"}),
+            "device_lists": {"type": "object"},
+            "device_one_time_keys_count": {"type": "object"},
+        },
+        ("next_batch",),
+    )
+    event_id_response = obj({"event_id": event_id}, ("event_id",))
+    filter_param = query(
+        "filter", "A filter ID, or a filter definition as JSON (it starts with `{`).",
+        {"type": "string"},
+    )
+    forbidden_in_room = error(
+        "The requester is not joined to the room, or lacks the power level.", "M_FORBIDDEN"
+    )
+    unknown_room = error("No such room (or the path names none).", "M_NOT_FOUND", "M_UNRECOGNIZED")
+    bad_query = merge_400(AUTH_BAD_REQUEST, ("M_BAD_JSON", "M_NOT_JSON"))
+    event_type = path_param("eventType", "The event type.", "m.room.message")
+    state_key = {**path_param("stateKey", "The state key.", ""), "schema": {"type": "string"}}
+    send_responses = {
+        "200": ok(event_id_response),
+        "400": error("Bad body, type, state key or power levels.",
+                     *merge_400(BAD_REQUEST_BODY, AUTH_BAD_REQUEST)),
+        "403": forbidden_in_room,
+        "404": unknown_room,
+        "413": TOO_LARGE,
+    }
+    user_param = path_param("userId", "The user's ID (only your own).", "@alice:localhost")
+    return {
+        "/sync": {
+            "get": operation(
+                "sync",
+                "Everything that happened since `since` (or the current state of every room).",
+                {
+                    "200": ok(sync_response),
+                    "400": error("A `since` minihs never issued or issued before a reset, a bad "
+                                 "`timeout`, `full_state`, `set_presence` or filter.", *bad_query),
+                    "413": TOO_LARGE,
+                },
+                authenticated=True,
+                tags=tags,
+                description="Spec: \"Syncing\" > GET /sync. Waits up to `timeout` ms (at most "
+                "five minutes) when nothing happened.",
+                parameters=[
+                    query("since", "A `next_batch` from an earlier sync.", {"type": "string"}),
+                    query("timeout", "Milliseconds to wait for something to happen.",
+                          {"type": "integer", "minimum": 0, "maximum": 300000}),
+                    query("full_state", "Send the whole state of every room.",
+                          {"type": "boolean"}),
+                    query("set_presence", "Accepted.",
+                          {"type": "string", "enum": ["online", "offline", "unavailable"]}),
+                    filter_param,
+                ],
+            )
+        },
+        "/rooms/{roomId}/send/{eventType}/{txnId}": {
+            "put": operation(
+                "sendMessage",
+                "Send a message event (idempotent per device and txnId).",
+                send_responses,
+                authenticated=True,
+                tags=tags,
+                parameters=[ROOM_ID_PARAM, event_type,
+                            path_param("txnId", "The client's transaction ID.", "m1")],
+                request_body=body({"type": "object"}, required=True),
+            )
+        },
+        "/rooms/{roomId}/state/{eventType}": {
+            "put": operation(
+                "setRoomStateWithEmptyKey",
+                "Set a state event with the empty state key.",
+                send_responses,
+                authenticated=True,
+                tags=tags,
+                parameters=[ROOM_ID_PARAM, event_type],
+                request_body=body({"type": "object"}, required=True),
+            )
+        },
+        "/rooms/{roomId}/state/{eventType}/{stateKey}": {
+            "put": operation(
+                "setRoomStateWithKey",
+                "Set a state event.",
+                send_responses,
+                authenticated=True,
+                tags=tags,
+                parameters=[ROOM_ID_PARAM, event_type, state_key],
+                request_body=body({"type": "object"}, required=True),
+            )
+        },
+        "/rooms/{roomId}/messages": {
+            "get": operation(
+                "getRoomEvents",
+                "A page of the room's events.",
+                {
+                    "200": ok(obj(
+                        {
+                            "chunk": {"type": "array", "items": ref("ClientEvent")},
+                            "start": {"type": "string"},
+                            "end": {"type": "string"},
+                            "state": {"type": "array", "items": ref("ClientEvent")},
+                        },
+                        ("chunk", "start"),
+                    )),
+                    "400": error("Bad `dir`, `from`, `to`, `limit` or `filter`.",
+                                 *merge_400(bad_query, ("M_MISSING_PARAM",))),
+                    "403": error("Not a member of the room (or no such room).", "M_FORBIDDEN"),
+                    "413": TOO_LARGE,
+                },
+                authenticated=True,
+                tags=tags,
+                parameters=[
+                    ROOM_ID_PARAM,
+                    query("dir", "`b` (newest first) or `f`.", {"type": "string", "enum": ["b", "f"]},
+                          required=True),
+                    query("from", "A token from /sync or from this endpoint.", {"type": "string"}),
+                    query("to", "Where to stop.", {"type": "string"}),
+                    query("limit", "At most this many events (1 to 1000).",
+                          {"type": "integer", "minimum": 0}),
+                    query("filter", "A RoomEventFilter as JSON.", {"type": "string"}),
+                ],
+            )
+        },
+        "/rooms/{roomId}/event/{eventId}": {
+            "get": operation(
+                "getOneRoomEvent",
+                "One event of the room.",
+                {
+                    "200": ok(ref("ClientEvent")),
+                    "400": error("Token sent twice.", *AUTH_BAD_REQUEST),
+                    "404": error("Unknown, or not visible to the user.", "M_NOT_FOUND",
+                                 "M_UNRECOGNIZED"),
+                },
+                authenticated=True,
+                tags=tags,
+                parameters=[ROOM_ID_PARAM, path_param("eventId", "The event ID.", "$abc")],
+            )
+        },
+        "/user/{userId}/filter": {
+            "post": operation(
+                "defineFilter",
+                "Upload a filter definition.",
+                {
+                    "200": ok(obj({"filter_id": {"type": "string"}}, ("filter_id",))),
+                    "400": error("A definition of the wrong shape.",
+                                 *merge_400(BAD_REQUEST_BODY, AUTH_BAD_REQUEST)),
+                    "403": error("Not your own user ID.", "M_FORBIDDEN"),
+                    "413": TOO_LARGE,
+                },
+                authenticated=True,
+                tags=tags,
+                parameters=[user_param],
+                request_body=body({"type": "object"}, required=True),
+            )
+        },
+        "/user/{userId}/filter/{filterId}": {
+            "get": operation(
+                "getFilter",
+                "A filter definition, as uploaded.",
+                {
+                    "200": ok({"type": "object"}),
+                    "400": error("Token sent twice.", *AUTH_BAD_REQUEST),
+                    "403": error("Not your own user ID.", "M_FORBIDDEN"),
+                    "404": error("No such filter.", "M_NOT_FOUND", "M_UNRECOGNIZED"),
+                },
+                authenticated=True,
+                tags=tags,
+                parameters=[user_param, path_param("filterId", "The filter's ID.", "0")],
+            )
+        },
+    }
+
+
+def _merged(*groups: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Path items from several groups, the methods of one path put together."""
+    paths: dict[str, dict[str, Any]] = {}
+    for group in groups:
+        for path, item in group.items():
+            paths.setdefault(path, {}).update(item)
+    return paths
+
+
 def client_paths() -> dict[str, dict[str, Any]]:
     """Endpoints served under both /_matrix/client/v3 and the legacy /_matrix/client/r0."""
-    return {**account_paths(), **rooms_paths(), **membership_paths()}
+    return _merged(account_paths(), rooms_paths(), membership_paths(), stream_paths())
 
 
 def build() -> dict[str, Any]:
@@ -905,7 +1133,8 @@ def build() -> dict[str, Any]:
         },
         "servers": [{"url": "/", "description": "The homeserver serving this document."}],
         "tags": [{"name": name} for name in
-                 ("Account", "Rooms", "Membership", "Mutual Rooms", "Discovery", "Admin")],
+                 ("Account", "Rooms", "Membership", "Sync and messages", "Mutual Rooms", "Discovery",
+                  "Admin")],
         "paths": paths,
         "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
     }
