@@ -249,3 +249,10 @@ async def test_hostile_state_requests_get_4xx(hs):
     for path, data in cases:
         response = await hs.http.put(path, data=data, headers=alice.headers)
         assert 400 <= response.status < 500, (path, data, response.status, await response.text())
+
+
+async def test_sending_to_a_room_that_does_not_exist_is_forbidden(hs):
+    alice = await hs.register()
+    body = await hs.send(alice, "!nowhere:localhost", expect=403)
+    assert body["errcode"] == "M_FORBIDDEN"
+    await hs.set_state(alice, "!nowhere:localhost", "m.room.topic", {"topic": "x"}, expect=403)

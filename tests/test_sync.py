@@ -415,3 +415,14 @@ async def test_hostile_sync_parameters_get_4xx(hs):
 async def test_sync_needs_an_access_token(hs):
     body = await hs.request("GET", f"{V3}/sync", expect=401)
     assert body["errcode"] == "M_MISSING_TOKEN"
+
+
+async def test_a_profile_change_in_a_joined_room_is_not_sent_as_a_newly_joined_room(hs):
+    alice, bob, room = await two_in_a_room(hs)
+    for n in range(3):
+        await hs.send(alice, room, f"m{n}")
+    first = await hs.sync(bob)
+    await hs.join(bob, room, displayname="Bob again")
+    section = joined(await hs.sync(bob, since=first["next_batch"]), room)
+    assert [e["type"] for e in section["timeline"]["events"]] == ["m.room.member"]
+    assert section["state"]["events"] == []

@@ -101,7 +101,7 @@ class Messages:
             return room.next_event(event_type, sender, content, None, now_ms())
 
         txn = TxnKey(who.user_id, who.device_id, event_type, txn_id)
-        _, event_id = await self._rooms.append(room_id, build, txn)
+        _, event_id = await self._append(room_id, build, txn)
         self._remember(key, event_id)
         return event_id
 
@@ -144,8 +144,18 @@ class Messages:
                 return current[0]
             return room.next_event(event_type, sender, content, state_key, now_ms())
 
-        _, event_id = await self._rooms.append(room_id, build)
+        _, event_id = await self._append(room_id, build)
         return event_id
+
+    async def _append(self, room_id: str, build, txn: TxnKey | None = None) -> tuple[RoomState, str]:
+        try:
+            return await self._rooms.append(room_id, build, txn)
+        except MatrixError as error:
+            # A room that does not exist answers as one the sender is not in: 403, as Synapse
+            # does, and without telling whether it exists.
+            if error.errcode == "M_NOT_FOUND":
+                raise forbidden(f"You are not in room {room_id}") from None
+            raise
 
     async def _set_membership(
         self, who: Requester, room_id: str, target: str, content: dict[str, Any]

@@ -166,6 +166,9 @@ class Sync:
             if not room_filter.allows_room(room_id):
                 continue
             new = since is None or member_at > since
+            if membership == "join" and new and since is not None:
+                # A join over a join (a profile change) is no new room for the client.
+                new = reader.membership_at(room_nid, request.user_id, since) != "join"
             if membership == "join":
                 if new or request.full_state:
                     after = None if new else since

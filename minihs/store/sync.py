@@ -7,6 +7,7 @@ database, and ``SyncReader.position()`` is the stream position of exactly that s
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -43,6 +44,18 @@ class SyncReader:
             (room_nid, user_id),
         ).fetchone()
         return None if row is None else (row[0], row[1])
+
+    def membership_at(self, room_nid: int, user_id: str, position: int) -> str | None:
+        """The user's membership in the room just after ``position``."""
+        row = self._conn.execute(
+            "SELECT json FROM events WHERE room_nid = ? AND type = 'm.room.member' AND state_key = ? "
+            "AND stream_ordering <= ? ORDER BY stream_ordering DESC LIMIT 1",
+            (room_nid, user_id, position),
+        ).fetchone()
+        if row is None:
+            return None
+        membership = json.loads(row[0])["content"].get("membership")
+        return membership if isinstance(membership, str) else None
 
     def room_nid(self, room_id: str) -> int | None:
         row = self._conn.execute("SELECT room_nid FROM rooms WHERE room_id = ?", (room_id,)).fetchone()
