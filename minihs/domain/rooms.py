@@ -212,10 +212,19 @@ class Rooms:
         write, or the ID of an existing event that already is the requested change (nothing is
         written then). With ``txn``, a transaction that already made an event gives that event.
 
-        The lock is released, and the in-memory state, the index and the stream advanced, by the
-        commit's ``on_settled`` callback, not by this coroutine: a request cancelled while its
-        change is being committed (a client that hangs up) can then neither skip that bookkeeping
-        nor let the room's next change start from a state that is not yet the committed one.
+        For a state event, the lock is released, and the in-memory state, the index and the
+        stream advanced, by the commit's ``on_settled`` callback, not by this coroutine: a
+        request cancelled while its change is being committed (a client that hangs up) can then
+        neither skip that bookkeeping nor let the room's next change start from a state that is
+        not yet the committed one.
+
+        A message event (no state key) changes no state, so the rules for the next event do not
+        depend on it: the room's head moves on to it and the lock is released as soon as it is
+        queued, and the sends of one room are committed together (group commit) instead of one
+        commit after another. Should such an event not be stored after all (a failed commit, or
+        a transaction that had already made another event), the room is dropped from memory and
+        read again from the database; events queued behind it in the meantime name it in their
+        ``prev_events`` (harmless here: minihs does not federate, and orders by stream).
         """
         lock = self._lock(room_id)
         await lock.acquire()
@@ -229,15 +238,27 @@ class Rooms:
             # Spec "Size limits": the whole event, as JSON, may not pass 65536 bytes.
             if len(new.json.encode("utf-8")) > MAX_PDU_BYTES:
                 raise too_large(f"Event is larger than {MAX_PDU_BYTES} bytes")
+            pipelined = event.state_key is None
 
             def settled(committed: bool, appended: Appended | None) -> None:
-                if committed and appended is not None and appended.new:
+                stored = committed and appended is not None and appended.new
+                if pipelined:
+                    if stored:
+                        self._stream.notify(room.audience(), appended.stream_ordering)
+                    elif self._rooms.get(room.room_id) is room:
+                        del self._rooms[room.room_id]
+                    return
+                if stored:
                     self._apply(room, event, appended.stream_ordering)
                 lock.release()
 
             written = self._store.append_sent_event(room.room_nid, new, txn, settled)
+            if pipelined:
+                room.apply(event)
+                lock.release()
         except BaseException:
-            lock.release()
+            if lock.locked():
+                lock.release()
             raise
         appended = await written
         return room, appended.event_id
