@@ -33,7 +33,7 @@ not empty. Such a change must call ``Stream.notify`` to wake waiting syncs.
 from __future__ import annotations
 
 import asyncio
-import json
+import orjson
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -247,7 +247,7 @@ class Sync:
                 continue
             if lazy and row[2] == MEMBER and row[3] not in senders:
                 continue
-            pdu = json.loads(row[4])
+            pdu = orjson.loads(row[4])
             if not room_filter.state.allows(row[2], pdu["sender"]):
                 continue
             state.append(_sync_event(row[1], pdu))
@@ -281,7 +281,7 @@ class Sync:
     ) -> _Timeline:
         timeline = _Timeline()
         for row in reader.events_backwards(room_nid, after, upto):
-            pdu = json.loads(row[4])
+            pdu = orjson.loads(row[4])
             if not event_filter.allows(row[2], pdu["sender"]):
                 continue
             if len(timeline.rows) >= limit:
@@ -295,10 +295,10 @@ class Sync:
     def _invite_state(reader: SyncReader, room_nid: int, invite_at: int) -> list[dict[str, Any]]:
         events = []
         for _, _, etype, state_key, text in reader.state_at(room_nid, invite_at):
-            if etype in INVITE_STATE_TYPES or etype == MEMBER and json.loads(text)["content"].get(
+            if etype in INVITE_STATE_TYPES or etype == MEMBER and orjson.loads(text)["content"].get(
                 "membership"
             ) == "invite":
-                pdu = json.loads(text)
+                pdu = orjson.loads(text)
                 events.append(
                     {"content": pdu["content"], "sender": pdu["sender"], "state_key": state_key, "type": etype}
                 )
