@@ -279,3 +279,53 @@ async def test_register_with_token_completes_the_token_then_dummy_flow(aiohttp_s
         assert not isinstance(refused, RegisterResponse)
     finally:
         await client.close()
+
+
+# --- the normal loop: sync, send, receive (issue 15) -------------------------------------------
+
+
+async def test_an_initial_sync_gives_nio_the_room_with_its_members(alice, bob):
+    from nio import SyncResponse
+
+    room_id = await create_public_room(alice)
+    expect(await bob.join(room_id), JoinResponse)
+    expect(await alice.sync(timeout=0, full_state=True), SyncResponse)
+    room = alice.rooms[room_id]
+    assert set(room.users) == {alice.user_id, bob.user_id}
+
+
+async def test_sync_forever_hands_the_other_users_message_to_the_callback(alice, bob):
+    import asyncio
+
+    from nio import RoomMessageText, RoomSendResponse
+
+    room_id = await create_public_room(alice)
+    expect(await bob.join(room_id), JoinResponse)
+    received: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    async def on_message(room, event):
+        if event.sender == bob.user_id and not received.done():
+            received.set_result((room.room_id, event.body))
+
+    alice.add_event_callback(on_message, RoomMessageText)
+    loop = asyncio.ensure_future(alice.sync_forever(timeout=30_000, full_state=True))
+    try:
+        await asyncio.wait_for(alice.synced.wait(), 10)  # the first sync is done: alice waits
+        sent = await bob.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": "hi alice"})
+        expect(sent, RoomSendResponse)
+        assert await asyncio.wait_for(received, 10) == (room_id, "hi alice")
+    finally:
+        loop.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await loop
+
+
+async def test_room_messages_pages_back_through_what_nio_sent(alice):
+    from nio import RoomMessagesResponse, RoomSendResponse
+
+    room_id = await create_public_room(alice)
+    for n in range(3):
+        sent = await alice.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": f"m{n}"})
+        expect(sent, RoomSendResponse)
+    page = expect(await alice.room_messages(room_id, start="", limit=2), RoomMessagesResponse)
+    assert [event.body for event in page.chunk] == ["m2", "m1"]
