@@ -4,6 +4,10 @@ Every membership change in a room runs under that room's lock (as Synapse serial
 Linearizer): check the authorization rules against the room's current state, build the event,
 commit it with its state in one transaction, and only then advance the in-memory state and the
 joined-rooms index. A failure anywhere before the commit changes nothing.
+
+Every event of a room goes through ``Rooms.append`` (membership here, messages and state from
+``minihs.domain.messages``): it is the one place that holds the room's lock, commits, and wakes
+the change stream, which is why this module passes 400 lines.
 """
 
 from __future__ import annotations
