@@ -13,14 +13,13 @@ setup(
     package_data={"minihs": ["openapi.json", "config.sample.yaml"]},
     install_requires=[
         "aiohttp>=3.9",
-        "aiosqlite>=0.20",
         "pyyaml>=6.0",
         "canonicaljson>=2.0",
-        # Response and event encoding: ~7x the stdlib's speed, same bytes (see jsonutil.py).
+        # Response and event encoding: ~7x the stdlib's speed, same bytes (see minihs/spec/json_codec.py).
         "orjson>=3.9",
-        # argon2id password hashing, OWASP's first choice (see passwords.py).
+        # argon2id password hashing, OWASP's first choice (see minihs/domain/passwords.py).
         "argon2-cffi>=21.2",
-        # The event loop in C (libuv): ~40 µs less server CPU per request (see event_loop.py).
+        # The event loop in C (libuv): ~40 µs less server CPU per request (see minihs/api/event_loop.py).
         # It has no Windows build; there minihs runs on asyncio's own loop.
         'uvloop>=0.19; sys_platform != "win32" and platform_python_implementation == "CPython"',
     ],
@@ -40,6 +39,15 @@ setup(
             # tests/test_packaging.py builds minihs's wheel without build isolation; setuptools
             # before 70.1 (Python 3.11's venv seeds 65.5) needs this package for bdist_wheel.
             "wheel>=0.40",
+            # Imported by tests directly; named here rather than left to arrive through another
+            # package's dependencies. tests/spec_schemas.py validates against the spec's schemas
+            # (jsonschema's `referencing` registry, 4.18+); tests/test_lockfile.py parses
+            # requirements; tests/test_protocol.py builds URLs; the fuzz driver calls over HTTP.
+            "jsonschema>=4.18",
+            "referencing>=0.30",
+            "packaging>=23",
+            "yarl>=1.9",
+            "requests>=2.31",
         ],
         # scripts/bench.py --plot draws the mutual_rooms scaling curve.
         "bench": ["matplotlib"],

@@ -109,9 +109,16 @@ class Stream:
             return True  # from before this process started: only the database knows
         return self._last_change.get(user_id, 0) > position
 
-    async def wait_for_change(self, user_id: str, position: int, timeout_s: float) -> bool:
-        """Wait until something concerning the user happens after ``position``, or the timeout;
-        True when woken by a change."""
+    async def wait_for_change(
+        self,
+        user_id: str,
+        position: int,
+        timeout_s: float,
+        interrupt: "asyncio.Future | None" = None,
+    ) -> bool:
+        """Wait until something concerning the user happens after ``position``, the timeout, or
+        ``interrupt`` resolving (a shared future: never cancelled here); True when woken by a
+        change."""
         if self.changed_since(user_id, position):
             return True
         if timeout_s <= 0:
@@ -121,10 +128,15 @@ class Stream:
         futures = self._waiters.setdefault(user_id, set())
         futures.add(future)
         timer = loop.call_later(timeout_s, _wake, future, False)
+        interrupted = lambda _: _wake(future, False)  # noqa: E731
+        if interrupt is not None:
+            interrupt.add_done_callback(interrupted)
         try:
             return await future
         finally:
             timer.cancel()
+            if interrupt is not None:
+                interrupt.remove_done_callback(interrupted)
             futures.discard(future)
             if not futures and self._waiters.get(user_id) is futures:
                 del self._waiters[user_id]

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from minihs.domain.filters import Filters
+from minihs.domain.request_gate import RequestGate
 from minihs.domain.stream import Stream
 from minihs.spec.errors import Codes, MatrixError
 from minihs.spec.filters import EventFilter, Filter
@@ -111,10 +112,11 @@ class _Timeline:
 
 
 class Sync:
-    def __init__(self, store: SyncStore, stream: Stream, filters: Filters) -> None:
+    def __init__(self, store: SyncStore, stream: Stream, filters: Filters, gate: RequestGate) -> None:
         self._store = store
         self._stream = stream
         self.filters = filters
+        self._gate = gate
         self.snapshot_sections: list[Callable[[SyncReader, SyncContext, dict], None]] = []
         self.memory_sections: list[Callable[[SyncContext, dict], None]] = []
 
@@ -146,7 +148,14 @@ class Sync:
                 response = _empty_response()
                 response["next_batch"] = stream.token(since)
                 return response
-            await stream.wait_for_change(request.user_id, since, remaining)
+            # A reset waits for the requests in flight: a waiting sync answers at once, with
+            # nothing new, so that it does not hold the reset up for the rest of its timeout.
+            reset_starting = self._gate.reset_starting()
+            await stream.wait_for_change(request.user_id, since, remaining, reset_starting)
+            if reset_starting.done():
+                response = _empty_response()
+                response["next_batch"] = stream.token(since)
+                return response
             if stream.epoch != epoch:
                 raise MatrixError(
                     400, Codes.INVALID_PARAM, "The server's data was reset while this sync waited"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+from typing import Callable
 
 from minihs.store.database import Database
 
@@ -35,6 +36,12 @@ def _new_epoch(conn: sqlite3.Connection, epoch: str) -> None:
     conn.execute("UPDATE stream_counter SET epoch = ? WHERE id = 1", (epoch,))
 
 
+def new_epoch() -> tuple[str, Callable[[sqlite3.Connection], None]]:
+    """A new random epoch, and the write that gives it to a database (for the reset's step)."""
+    epoch = secrets.token_hex(4)
+    return epoch, lambda conn: _new_epoch(conn, epoch)
+
+
 class StreamStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -42,8 +49,3 @@ class StreamStore:
     async def position_and_epoch(self) -> tuple[int, str]:
         return await self._db.read(_read)
 
-    async def new_epoch(self) -> str:
-        """Give the database a new epoch (after a reset): tokens issued before it stop working."""
-        epoch = secrets.token_hex(4)
-        await self._db.transaction(_new_epoch, epoch)
-        return epoch
