@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+from minihs.domain.account_data import AccountData
 from minihs.domain.accounts import Accounts
 from minihs.domain.admin_registration import SharedSecretRegistration
 from minihs.config import Config
@@ -20,6 +21,14 @@ from minihs.store.accounts import AccountStore
 from minihs.store.database import Database
 from minihs.store.rooms import RoomStore
 from minihs.domain.uia import RegistrationAuth
+from minihs.domain.changes import ChangeListeners
+from minihs.domain.presence import Presence
+from minihs.domain.profiles import Profiles
+from minihs.domain.receipts import Receipts
+from minihs.domain.typing import Typing
+from minihs.store.account_data import AccountDataStore
+from minihs.store.profiles import ProfileStore
+from minihs.store.receipts import ReceiptStore
 
 
 @dataclass
@@ -66,6 +75,15 @@ class Homeserver:
         self.shared_secret_registration = SharedSecretRegistration(
             config.registration.shared_secret, self.accounts
         )
+        # Profile, account data, presence, typing and receipts: each reports its changes to
+        # ``changes`` (the sync waiters listen there).
+        self.changes = ChangeListeners()
+        self.profiles = Profiles(ProfileStore(db), self.rooms)
+        self.rooms.member_profile = self.profiles.member_profile
+        self.account_data = AccountData(AccountDataStore(db), self.changes)
+        self.presence = Presence(self.joined_rooms, self.changes)
+        self.typing = Typing(self.joined_rooms, self.changes)
+        self.receipts = Receipts(ReceiptStore(db), self.account_data, self.joined_rooms, self.changes)
         self._empty: Database | None = None
 
     @classmethod
@@ -91,8 +109,11 @@ class Homeserver:
         self.rooms.clear_caches()
         self.joined_rooms.clear()
         self.ratelimits.reset()
+        self.presence.clear()
+        self.typing.clear()
 
     async def close(self) -> None:
+        self.typing.clear()  # no typing timer may outlive the homeserver
         if self._empty is not None:
             await self._empty.close()
         await self.db.close()

@@ -83,6 +83,45 @@ MIGRATIONS: list[list[str]] = [
     [
         "CREATE INDEX memberships_joined ON memberships(membership, user_id, room_nid)",
     ],
+    # 4: profiles, account data, receipts, and the position counter their changes take.
+    [
+        # One row per user; a user without a row has no display name and no avatar.
+        """CREATE TABLE profiles (
+            user_id TEXT PRIMARY KEY,
+            displayname TEXT,
+            avatar_url TEXT
+        )""",
+        # Users registered before profiles existed get what registration now gives: their
+        # localpart as display name (as Synapse does).
+        "INSERT INTO profiles (user_id, displayname) "
+        "SELECT user_id, substr(user_id, 2, instr(user_id, ':') - 2) FROM users",
+        # Global account data has room_id '' (a primary key column cannot be NULL-distinct).
+        """CREATE TABLE account_data (
+            user_id TEXT NOT NULL,
+            room_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            content TEXT NOT NULL,
+            stream_position INTEGER NOT NULL,
+            PRIMARY KEY (user_id, room_id, type)
+        )""",
+        "CREATE INDEX account_data_by_position ON account_data(user_id, stream_position)",
+        # One receipt per user, room, type and thread ('' is the unthreaded receipt).
+        """CREATE TABLE receipts (
+            room_id TEXT NOT NULL,
+            receipt_type TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            thread_id TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            stream_position INTEGER NOT NULL,
+            PRIMARY KEY (room_id, receipt_type, user_id, thread_id)
+        )""",
+        "CREATE INDEX receipts_by_position ON receipts(room_id, stream_position)",
+        # The last position handed out to a change of the tables above (one row). The change
+        # stream may replace it: see minihs.store.positions.
+        "CREATE TABLE stream_position (position INTEGER NOT NULL)",
+        "INSERT INTO stream_position (position) VALUES (0)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -116,6 +155,9 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 # The tables that hold data, child tables first: a reset deletes in this order.
 DATA_TABLES = (
+    "receipts",
+    "account_data",
+    "profiles",
     "room_aliases",
     "memberships",
     "current_state",

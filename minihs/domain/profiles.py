@@ -1,0 +1,76 @@
+"""Profiles: a user's display name and avatar URL, and carrying them into their rooms.
+
+Spec: Client-Server API, "Profiles". A change is written first, then a new join -> join member
+event with the new profile is sent in each room the user is joined to (as Synapse does), so the
+other members see it in their timelines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minihs.domain.rooms import Rooms
+from minihs.spec.errors import forbidden, invalid_param, not_found
+from minihs.spec.ids import is_valid_user_id
+from minihs.store.profiles import ProfileStore, StoredProfile
+
+# Synapse's limits (synapse/handlers/profile.py): longer values are refused, not cut.
+MAX_LENGTHS = {"displayname": 256, "avatar_url": 1000}
+
+
+def profile_fields(profile: StoredProfile) -> dict[str, str]:
+    """The fields that are set: unset ones are left out, as the spec's profile says."""
+    fields = {"displayname": profile.displayname, "avatar_url": profile.avatar_url}
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+class Profiles:
+    def __init__(self, store: ProfileStore, rooms: Rooms) -> None:
+        self._store = store
+        self._rooms = rooms
+
+    async def _stored(self, user_id: str) -> StoredProfile:
+        if not is_valid_user_id(user_id):
+            raise invalid_param("Invalid user id")
+        profile = await self._store.profile_of(user_id)
+        if profile is None:
+            raise not_found("Profile was not found")
+        return profile
+
+    async def profile(self, user_id: str) -> dict[str, str]:
+        """GET /profile/{userId}: 404 for an unknown user or one with nothing set (as Synapse)."""
+        fields = profile_fields(await self._stored(user_id))
+        if not fields:
+            raise not_found("Profile was not found")
+        return fields
+
+    async def field(self, user_id: str, name: str) -> dict[str, str]:
+        """GET /profile/{userId}/{keyName}: 404 when the field is not set (spec: "There is no
+        profile field with this key for this user")."""
+        value = profile_fields(await self._stored(user_id)).get(name)
+        if value is None:
+            raise not_found(f"The user has no {name}")
+        return {name: value}
+
+    async def member_profile(self, user_id: str) -> dict[str, str]:
+        """What a join puts into the member event: the fields that are set."""
+        profile = await self._store.profile_of(user_id)
+        return {} if profile is None else profile_fields(profile)
+
+    async def set_field(self, requester: str, user_id: str, name: str, value: Any) -> None:
+        """PUT /profile/{userId}/{keyName}, then the member event in every joined room."""
+        if not is_valid_user_id(user_id):
+            raise invalid_param("Invalid user id")
+        if user_id != requester:
+            raise forbidden(f"Cannot set another user's {name}")
+        # Spec: "Servers MAY reject null values"; Synapse does, and so does minihs.
+        if not isinstance(value, str):
+            raise invalid_param(f"'{name}' must be a string")
+        limit = MAX_LENGTHS[name]
+        if len(value) > limit:
+            raise invalid_param(f"'{name}' is too long (max {limit})")
+        if name == "displayname":
+            value = value.strip()
+        # An empty value clears the field, as Synapse treats it.
+        await self._store.set_field(user_id, name, value or None)
+        await self._rooms.update_profile_in_rooms(user_id, await self.member_profile(user_id))
