@@ -689,6 +689,260 @@ def membership_paths() -> dict[str, dict[str, Any]]:
     }
 
 
+USER_ID_PARAM = path_param("userId", "A Matrix user ID.", "@alice:localhost")
+# Any path parameter can be one the router cannot match (an encoded slash, say).
+UNMATCHED = ("M_UNRECOGNIZED",)
+
+
+def profile_paths() -> dict[str, dict[str, Any]]:
+    tags = ["Profile"]
+    bad_user = error("Malformed user ID.", "M_INVALID_PARAM")
+    profile = obj({"displayname": {"type": "string"}, "avatar_url": {"type": "string"}},
+                  description="The fields that are set; unset ones are left out.")
+
+    def field_item(name: str, operation_name: str, limit: int) -> dict[str, Any]:
+        return {
+            "get": operation(
+                f"get{operation_name}",
+                f"A user's `{name}`.",
+                {
+                    "200": ok(obj({name: {"type": "string"}}, (name,))),
+                    "400": bad_user,
+                    "404": error(f"No such user, or no `{name}` set.", "M_NOT_FOUND",
+                                 *UNMATCHED),
+                },
+                authenticated=False,
+                tags=tags,
+                description="Spec: \"Profiles\" > GET /profile/{userId}/{keyName}.",
+                parameters=[USER_ID_PARAM],
+            ),
+            "put": operation(
+                f"set{operation_name}",
+                f"Set your own `{name}`; every joined room gets a new member event with it.",
+                {
+                    "200": ok(ref("Empty")),
+                    "400": error(f"Bad body; `{name}` missing, not a string, or longer than "
+                                 f"{limit} characters; malformed user ID.",
+                                 *merge_400(BAD_REQUEST_BODY, AUTH_BAD_REQUEST)),
+                    "403": error("Another user's profile.", "M_FORBIDDEN"),
+                    "404": error("The path names no route.", *UNMATCHED),
+                    "413": TOO_LARGE,
+                },
+                authenticated=True,
+                tags=tags,
+                description="Spec: \"Profiles\" > PUT /profile/{userId}/{keyName}. An empty "
+                "string clears the field.",
+                parameters=[USER_ID_PARAM],
+                request_body=body(obj({name: string(maxLength=limit)}, (name,)), required=True),
+            ),
+        }
+
+    return {
+        "/profile/{userId}": {"get": operation(
+            "getUserProfile",
+            "A user's display name and avatar URL.",
+            {
+                "200": ok(profile),
+                "400": bad_user,
+                "404": error("No such user, or nothing set.", "M_NOT_FOUND", *UNMATCHED),
+            },
+            authenticated=False,
+            tags=tags,
+            description="Spec: \"Profiles\" > GET /profile/{userId}. No access token needed.",
+            parameters=[USER_ID_PARAM],
+        )},
+        "/profile/{userId}/displayname": field_item("displayname", "Displayname", 256),
+        "/profile/{userId}/avatar_url": field_item("avatar_url", "AvatarUrl", 1000),
+    }
+
+
+def user_data_paths() -> dict[str, dict[str, Any]]:
+    """Account data, push rules, capabilities and presence."""
+    tags = ["User data"]
+    type_param = path_param("type", "The account data type.", "m.direct")
+    not_yours = error("Another user's account data.", "M_FORBIDDEN")
+    server_managed = error("`m.fully_read` and `m.push_rules` are managed by the server.",
+                           "M_BAD_JSON")
+
+    def account_data_item(operation_name: str, room: bool) -> dict[str, Any]:
+        parameters = [USER_ID_PARAM, *([ROOM_ID_PARAM] if room else []), type_param]
+        section = "/user/{userId}" + ("/rooms/{roomId}" if room else "") + "/account_data/{type}"
+        bad_room = ("M_INVALID_PARAM",) if room else ()
+        return {
+            "get": operation(
+                f"get{operation_name}",
+                "Read one type of your account data.",
+                {
+                    "200": ok({"type": "object"}, "The content."),
+                    "400": error("Token sent twice, or a malformed room ID.",
+                                 *merge_400(AUTH_BAD_REQUEST, bad_room)),
+                    "403": not_yours,
+                    "404": error("Never set.", "M_NOT_FOUND", *UNMATCHED),
+                },
+                authenticated=True,
+                tags=tags,
+                description=f"Spec: \"Client Config\" > GET {section}.",
+                parameters=parameters,
+            ),
+            "put": operation(
+                f"set{operation_name}",
+                "Set one type of your account data.",
+                {
+                    "200": ok(ref("Empty")),
+                    "400": error("The body is not a JSON object, or a malformed room ID.",
+                                 *merge_400(BAD_REQUEST_BODY, AUTH_BAD_REQUEST)),
+                    "403": not_yours,
+                    "404": error("The path names no route.", *UNMATCHED),
+                    "405": server_managed,
+                    "413": TOO_LARGE,
+                },
+                authenticated=True,
+                tags=tags,
+                description=f"Spec: \"Client Config\" > PUT {section}.",
+                parameters=parameters,
+                request_body=body({"type": "object"}, required=True),
+            ),
+        }
+
+    token_twice = error("Token sent twice.", *AUTH_BAD_REQUEST)
+    presence_state = obj(
+        {
+            "presence": string(enum=["online", "unavailable", "offline"]),
+            "last_active_ago": {"type": "integer", "minimum": 0},
+            "status_msg": {"type": ["string", "null"]},
+            "currently_active": {"type": "boolean"},
+        },
+        ("presence",),
+    )
+    return {
+        "/user/{userId}/account_data/{type}": account_data_item("AccountData", room=False),
+        "/user/{userId}/rooms/{roomId}/account_data/{type}": account_data_item(
+            "AccountDataPerRoom", room=True),
+        "/pushrules/": {"get": operation(
+            "getPushRules",
+            "Your push rules: the spec's server-default rules.",
+            {"200": ok(obj({"global": {"type": "object"}}, ("global",))), "400": token_twice},
+            authenticated=True,
+            tags=tags,
+            description="Spec: \"Push Rules: API\" > GET /pushrules/. Changing rules is not "
+            "served (404 `M_UNRECOGNIZED`).",
+        )},
+        "/pushrules/global/": {"get": operation(
+            "getPushRulesGlobal",
+            "Your global push ruleset.",
+            {"200": ok(obj({kind: {"type": "array"} for kind in
+                            ("override", "content", "room", "sender", "underride")})),
+             "400": token_twice},
+            authenticated=True,
+            tags=tags,
+            description="Spec: \"Push Rules: API\" > GET /pushrules/global/.",
+        )},
+        "/capabilities": {"get": operation(
+            "getCapabilities",
+            "What you may do here: room versions, password and profile changes.",
+            {"200": ok(obj({"capabilities": obj({
+                "m.room_versions": obj({"default": {"type": "string"},
+                                        "available": {"type": "object"}},
+                                       ("default", "available")),
+            })}, ("capabilities",))), "400": token_twice},
+            authenticated=True,
+            tags=tags,
+            description="Spec: \"Capabilities negotiation\" > GET /capabilities.",
+        )},
+        "/presence/{userId}/status": {
+            "get": operation(
+                "getPresence",
+                "A user's presence: your own, or that of someone you share a room with.",
+                {
+                    "200": ok(presence_state),
+                    "400": token_twice,
+                    "403": error("You share no joined room with that user.", "M_FORBIDDEN"),
+                    "404": error("The path names no route.", *UNMATCHED),
+                },
+                authenticated=True,
+                tags=tags,
+                description="Spec: \"Presence\" > GET /presence/{userId}/status. Kept in "
+                "memory only.",
+                parameters=[USER_ID_PARAM],
+            ),
+            "put": operation(
+                "setPresence",
+                "Set your presence.",
+                {
+                    "200": ok(ref("Empty")),
+                    "400": error("Bad body or presence value.",
+                                 *merge_400(BAD_REQUEST_BODY, AUTH_BAD_REQUEST)),
+                    "403": error("Another user's presence.", "M_FORBIDDEN"),
+                    "404": error("The path names no route.", *UNMATCHED),
+                    "413": TOO_LARGE,
+                },
+                authenticated=True,
+                tags=tags,
+                description="Spec: \"Presence\" > PUT /presence/{userId}/status.",
+                parameters=[USER_ID_PARAM],
+                request_body=body(obj({
+                    "presence": string(enum=["online", "unavailable", "offline"]),
+                    "status_msg": {"type": "string"},
+                }, ("presence",)), required=True),
+            ),
+        },
+    }
+
+
+def ephemeral_paths() -> dict[str, dict[str, Any]]:
+    """Typing, receipts and read markers."""
+    tags = ["Rooms"]
+    bad = error("Bad body, receipt type, thread ID, room ID or event ID.",
+                *merge_400(BAD_REQUEST_BODY, AUTH_BAD_REQUEST))
+    not_joined = error("Not joined to the room, or (typing) another user.", "M_FORBIDDEN")
+
+    def post_like(operation_id: str, summary: str, description: str, parameters, request_body,
+                  not_found: str) -> dict[str, Any]:
+        return operation(
+            operation_id, summary,
+            {
+                "200": ok(ref("Empty")),
+                "400": bad,
+                "403": not_joined,
+                "404": error(not_found, "M_NOT_FOUND", *UNMATCHED),
+                "413": TOO_LARGE,
+            },
+            authenticated=True, tags=tags, description=description, parameters=parameters,
+            request_body=request_body,
+        )
+
+    return {
+        "/rooms/{roomId}/typing/{userId}": {"put": post_like(
+            "setTyping", "Start or stop typing in a room.",
+            "Spec: \"Typing Notifications\" > PUT /rooms/{roomId}/typing/{userId}. `timeout` "
+            "defaults to 30000 and is capped at 120000 ms.",
+            [ROOM_ID_PARAM, USER_ID_PARAM],
+            body(obj({"typing": {"type": "boolean"}, "timeout": {"type": "integer",
+                                                                 "minimum": 0}},
+                     ("typing",)), required=True),
+            "The path names no route.",
+        )},
+        "/rooms/{roomId}/receipt/{receiptType}/{eventId}": {"post": post_like(
+            "postReceipt", "Send a receipt (or, with `m.fully_read`, move the read marker).",
+            "Spec: \"Receipts\" > POST /rooms/{roomId}/receipt/{receiptType}/{eventId}.",
+            [ROOM_ID_PARAM,
+             {**path_param("receiptType", "The receipt type.", "m.read"),
+              "schema": {"type": "string", "enum": ["m.read", "m.read.private", "m.fully_read"]}},
+             path_param("eventId", "The event read.", "$event")],
+            body(obj({"thread_id": string(minLength=1)})),
+            "The event is not in the room.",
+        )},
+        "/rooms/{roomId}/read_markers": {"post": post_like(
+            "setReadMarker", "Move the read marker and send receipts.",
+            "Spec: \"Fully read markers\" > POST /rooms/{roomId}/read_markers.",
+            [ROOM_ID_PARAM],
+            body(obj({"m.fully_read": {"type": "string"}, "m.read": {"type": "string"},
+                      "m.read.private": {"type": "string"}}), required=True),
+            "An event named is not in the room.",
+        )},
+    }
+
+
 def mutual_rooms_paths() -> dict[str, dict[str, Any]]:
     tags = ["Mutual Rooms"]
     user_id = query(
@@ -873,7 +1127,8 @@ def admin_paths() -> dict[str, dict[str, Any]]:
 
 def client_paths() -> dict[str, dict[str, Any]]:
     """Endpoints served under both /_matrix/client/v3 and the legacy /_matrix/client/r0."""
-    return {**account_paths(), **rooms_paths(), **membership_paths()}
+    return {**account_paths(), **rooms_paths(), **membership_paths(), **profile_paths(),
+            **user_data_paths(), **ephemeral_paths()}
 
 
 def build() -> dict[str, Any]:
@@ -905,7 +1160,8 @@ def build() -> dict[str, Any]:
         },
         "servers": [{"url": "/", "description": "The homeserver serving this document."}],
         "tags": [{"name": name} for name in
-                 ("Account", "Rooms", "Membership", "Mutual Rooms", "Discovery", "Admin")],
+                 ("Account", "Rooms", "Membership", "Profile", "User data", "Mutual Rooms",
+                  "Discovery", "Admin")],
         "paths": paths,
         "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
     }
