@@ -3,9 +3,11 @@ and the member events that carry them into rooms."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from conftest import quote
+from conftest import quote, test_config
 from spec_schemas import assert_matches_spec
 
 V3 = "/_matrix/client/v3"
@@ -212,3 +214,17 @@ async def test_profile_routes_are_served_under_r0_too(hs):
     alice = await hs.register()
     body = await hs.request("GET", f"/_matrix/client/r0/profile/{quote(alice.user_id)}")
     assert body == {"displayname": localpart(alice)}
+
+
+async def test_a_join_after_a_restart_carries_the_stored_profile(make_homeserver, tmp_path):
+    config = test_config()
+    config.database = dataclasses.replace(config.database, path=str(tmp_path / "hs.db"))
+    first = await make_homeserver(config)
+    alice, bob = await first.register(), await first.register()
+    await first.request("PUT", profile_path(bob.user_id, "displayname"), bob,
+                        json={"displayname": "Robert"})
+    room = await first.create_room(alice, preset="public_chat")
+    await first.http.close()
+    second = await make_homeserver(config)
+    await second.join(bob, room)
+    assert (await member_content(second, alice, room, bob))["displayname"] == "Robert"

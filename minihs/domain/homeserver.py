@@ -80,6 +80,7 @@ class Homeserver:
         self.changes = ChangeListeners()
         self.profiles = Profiles(ProfileStore(db), self.rooms)
         self.rooms.member_profile = self.profiles.member_profile
+        self.accounts.on_registered = self.profiles.registered
         self.account_data = AccountData(AccountDataStore(db), self.changes)
         self.presence = Presence(self.joined_rooms, self.changes)
         self.typing = Typing(self.joined_rooms, self.changes)
@@ -109,6 +110,7 @@ class Homeserver:
         self.rooms.clear_caches()
         self.joined_rooms.clear()
         self.ratelimits.reset()
+        self.profiles.clear_caches()
         self.presence.clear()
         self.typing.clear()
 

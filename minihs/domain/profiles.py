@@ -24,10 +24,31 @@ def profile_fields(profile: StoredProfile) -> dict[str, str]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
+# How many users' profiles the join path keeps at hand (about 200 bytes each).
+MEMBER_PROFILE_CACHE_SIZE = 100_000
+
+
 class Profiles:
     def __init__(self, store: ProfileStore, rooms: Rooms) -> None:
         self._store = store
         self._rooms = rooms
+        # user_id -> the fields a join carries. Every join reads it: kept in memory, a join costs
+        # no extra database round trip. Written on registration and on every change.
+        self._member_profiles: dict[str, dict[str, str]] = {}
+
+    def clear_caches(self) -> None:
+        self._member_profiles.clear()
+
+    def _remember(self, user_id: str, fields: dict[str, str]) -> None:
+        cache = self._member_profiles
+        cache.pop(user_id, None)
+        if len(cache) >= MEMBER_PROFILE_CACHE_SIZE:
+            del cache[next(iter(cache))]  # the least recently written
+        cache[user_id] = fields
+
+    def registered(self, user_id: str) -> None:
+        """A new account's profile, as registration wrote it: the localpart as display name."""
+        self._remember(user_id, {"displayname": user_id[1:].partition(":")[0]})
 
     async def _stored(self, user_id: str) -> StoredProfile:
         if not is_valid_user_id(user_id):
@@ -54,8 +75,13 @@ class Profiles:
 
     async def member_profile(self, user_id: str) -> dict[str, str]:
         """What a join puts into the member event: the fields that are set."""
-        profile = await self._store.profile_of(user_id)
-        return {} if profile is None else profile_fields(profile)
+        fields = self._member_profiles.get(user_id)
+        if fields is None:
+            profile = await self._store.profile_of(user_id)
+            fields = {} if profile is None else profile_fields(profile)
+            if profile is not None:
+                self._remember(user_id, fields)
+        return dict(fields)
 
     async def set_field(self, requester: str, user_id: str, name: str, value: Any) -> None:
         """PUT /profile/{userId}/{keyName}, then the member event in every joined room."""
@@ -73,4 +99,7 @@ class Profiles:
             value = value.strip()
         # An empty value clears the field, as Synapse treats it.
         await self._store.set_field(user_id, name, value or None)
-        await self._rooms.update_profile_in_rooms(user_id, await self.member_profile(user_id))
+        profile = await self._store.profile_of(user_id)
+        fields = {} if profile is None else profile_fields(profile)
+        self._remember(user_id, fields)
+        await self._rooms.update_profile_in_rooms(user_id, dict(fields))
