@@ -40,6 +40,15 @@ setup(
             # tests/test_packaging.py builds minihs's wheel without build isolation; setuptools
             # before 70.1 (Python 3.11's venv seeds 65.5) needs this package for bdist_wheel.
             "wheel>=0.40",
+            # Imported by tests directly; named here rather than left to arrive through another
+            # package's dependencies. tests/spec_schemas.py validates against the spec's schemas
+            # (jsonschema's `referencing` registry, 4.18+); tests/test_lockfile.py parses
+            # requirements; tests/test_protocol.py builds URLs; the fuzz driver calls over HTTP.
+            "jsonschema>=4.18",
+            "referencing>=0.30",
+            "packaging>=23",
+            "yarl>=1.9",
+            "requests>=2.31",
         ],
         # scripts/bench.py --plot draws the mutual_rooms scaling curve.
         "bench": ["matplotlib"],

@@ -1,55 +1,108 @@
-"""Command line: ``python -m minihs [--config FILE] [--host H] [--port P] [--database PATH]``.
+"""Command line: ``python -m minihs`` (the ``minihs`` command). ``--help`` describes it all.
 
-Once listening, prints exactly one line to stdout, ``minihs listening on http://HOST:PORT``,
-so that a script in any language can wait for it. SIGINT and SIGTERM stop it cleanly (exit 0).
-A bad configuration prints one line naming the file and key, and exits 2.
+Arguments are parsed, and ``--help``, ``--version`` and ``--print-config`` answered, before
+aiohttp or the server is imported: those answer at once, and a bad flag costs no import.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
+import importlib.resources
 import logging
-import signal
 import sqlite3
 import sys
+from pathlib import Path
 
-from minihs._server_imports import import_aiohttp_for_server
-
-import_aiohttp_for_server()
-
-from aiohttp import web  # noqa: E402
-
-from minihs.api import event_loop  # noqa: E402
-from minihs.api.app import create_app, runner_options  # noqa: E402
-from minihs.config import LOG_LEVELS, Config, ConfigError, load_config  # noqa: E402
-from minihs.config import apply_testing_profile  # noqa: E402
+from minihs import __version__
+from minihs.config import LOG_LEVELS, Config, ConfigError, apply_testing_profile, load_config
 
 # Seconds that open requests get to finish after a shutdown signal.
 SHUTDOWN_GRACE_S = 10.0
 
+EXIT_STOPPED = 0
+EXIT_CANNOT_START = 1
+EXIT_BAD_CONFIGURATION = 2  # also argparse's own code for bad arguments
+
+log = logging.getLogger("minihs")
+
+
+class StartupError(Exception):
+    """The server cannot start; the message is the one line the CLI prints after ``minihs: ``."""
+
+
+def _help_epilog() -> str:
+    return """\
+settings, weakest first:
+  built-in defaults < the --testing profile < the --config file < the flags above
+
+once listening, it prints exactly one line to stdout (logs go to stderr):
+  minihs listening on http://HOST:PORT
+with the real port when --port 0 asked for a free one. SIGINT or SIGTERM stops it cleanly.
+
+exit codes:
+  0  stopped by SIGINT or SIGTERM
+  1  cannot start: the address cannot be listened on (port taken, unknown host) or the
+     database cannot be opened
+  2  bad configuration or arguments (one line on stderr names the file and key)
+
+python -m minihs --print-config > minihs.yaml writes the commented sample configuration.
+"""
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="minihs", description="A small Matrix homeserver.")
-    parser.add_argument("--config", help="YAML config file (default: built-in defaults)")
-    parser.add_argument("--host", help="address to listen on (overrides listen.host)")
-    parser.add_argument("--port", type=int, help="port to listen on; 0 picks a free one")
-    parser.add_argument("--database", help="SQLite file, or :memory: (overrides database.path)")
-    parser.add_argument("--log-level", choices=LOG_LEVELS, help="overrides log_level")
+    defaults = Config()
+    parser = argparse.ArgumentParser(
+        prog="minihs",
+        description="A small Matrix homeserver (Client-Server API: accounts, rooms, membership, "
+        "mutual rooms).",
+        epilog=_help_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", help="YAML config file (default: none, built-in defaults)"
+    )
+    parser.add_argument(
+        "--host",
+        help=f"address to listen on (listen.host; default: {defaults.listen.host})",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        help=f"port to listen on, 0 for a free one (listen.port; default: {defaults.listen.port})",
+    )
+    parser.add_argument(
+        "--database",
+        metavar="PATH",
+        help=f"SQLite file, or :memory: (database.path; default: {defaults.database.path})",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        help=f"log_level (default: {defaults.log_level})",
+    )
     parser.add_argument(
         "--testing",
         action="store_true",
-        help="test-fixture profile: in-memory database, cheap hashing, no rate limits, "
-        "admin reset endpoint on, no access log (each still overridable by the flags above)",
+        help="the test-fixture profile: in-memory database, cheapest password hashing, no rate "
+        "limits, no access log, admin reset endpoint on (a --config file and the flags above "
+        "still override each of these)",
     )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the commented sample configuration (every key, with its meaning) and exit",
+    )
+    parser.add_argument("--version", action="version", version=f"minihs {__version__}")
     return parser.parse_args(argv)
 
 
 def build_config(args: argparse.Namespace) -> Config:
-    config = load_config(args.config) if args.config else Config()
-    if args.testing:
-        config = apply_testing_profile(config)
+    """Defaults, then the testing profile, then the config file, then the flags."""
+    config = apply_testing_profile(Config()) if args.testing else Config()
+    if args.config:
+        config = load_config(args.config, base=config)
     if args.host is not None:
         config.listen.host = args.host
     if args.port is not None:
@@ -63,57 +116,112 @@ def build_config(args: argparse.Namespace) -> Config:
     return config
 
 
-async def serve(config: Config) -> None:
+def sample_config_text() -> str:
+    """config.sample.yaml as shipped inside the package."""
+    sample = importlib.resources.files("minihs") / "config.sample.yaml"
+    return sample.read_text(encoding="utf-8")
+
+
+def check_database_directory(path: str) -> None:
+    """SQLite's own message for a file in a missing directory is "unable to open database
+    file", which does not say which part is wrong."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    directory = Path(path).parent
+    if not directory.exists():
+        raise StartupError(f"cannot open the database {path}: directory {directory} does not exist")
+    if not directory.is_dir():
+        raise StartupError(f"cannot open the database {path}: {directory} is not a directory")
+
+
+def describe_sources(args: argparse.Namespace) -> str:
+    """Where the settings came from, for the startup log line."""
+    base = "testing profile" if args.testing else "built-in defaults"
+    return f"{args.config} over the {base}" if args.config else base
+
+
+async def serve(config: Config, config_source: str = "built-in defaults") -> None:
+    """Listen until SIGINT or SIGTERM, then stop cleanly."""
+    import asyncio
+    import signal
+
+    from aiohttp import web  # imported only once the arguments are known to be good
+
+    from minihs.api.app import create_app, make_runner
+
     app = create_app(config)
-    runner = web.AppRunner(
-        app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S, **runner_options(config)
-    )
+    runner = make_runner(app, config, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S)
     # Signal handlers first: a supervisor may signal the moment it reads the ready line.
     stop = asyncio.Event()
+    received: list[str] = []
     loop = asyncio.get_running_loop()
+
+    def stop_on(name: str) -> None:
+        received.append(name)
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, stop_on, signum.name)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.listen.host, config.listen.port)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        shown_host = f"[{host}]" if ":" in host else host
-        print(f"minihs listening on http://{shown_host}:{port}", flush=True)
+        host, port = config.listen.host, config.listen.port
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            shown = f"[{host}]" if ":" in host else host
+            raise StartupError(f"cannot listen on {shown}:{port}: {exc.strerror or exc}") from None
+        bound_host, bound_port = runner.addresses[0][:2]
+        shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+        url = f"http://{shown_host}:{bound_port}"
+        print(f"minihs listening on {url}", flush=True)
+        database = config.database.path
+        if database != ":memory:" and not database.startswith("file:"):
+            database = str(Path(database).resolve())
+        log.info(
+            "started: minihs %s, server name %s, database %s, config %s, listening on %s",
+            __version__, config.server_name, database, config_source, url,
+        )
         await stop.wait()
     finally:
         # Stops accepting, lets open requests finish, then runs cleanup (closes the database).
         await runner.cleanup()
+    log.info("stopped on %s: open requests finished, database closed", ", ".join(received))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.print_config:
+        sys.stdout.write(sample_config_text())
+        return EXIT_STOPPED
+    from minihs.api import event_loop  # asyncio's import alone is 40 ms: not for --help
+
     try:
         config = build_config(args)
+        new_loop = event_loop.loop_factory(config.event_loop)
     except ConfigError as exc:
         print(f"minihs: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_CONFIGURATION
     logging.basicConfig(
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     try:
-        new_loop = event_loop.loop_factory(config.event_loop)
-    except ConfigError as exc:
-        print(f"minihs: configuration error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        event_loop.run(serve(config), new_loop)
-    except OSError as exc:
-        print(f"minihs: cannot start: {exc}", file=sys.stderr)
-        return 1
+        check_database_directory(config.database.path)
+        event_loop.run(serve(config, describe_sources(args)), new_loop)
+    except StartupError as exc:
+        print(f"minihs: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
     except sqlite3.Error as exc:
-        # A missing directory, a file that is not SQLite, a schema newer than this code.
+        # A file that is not SQLite, a schema newer than this code, a directory not writable.
         path = config.database.path
         print(f"minihs: cannot open the database {path} (database.path): {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_CANNOT_START
+    except OSError as exc:
+        print(f"minihs: cannot start: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    return EXIT_STOPPED
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,8 +213,27 @@ def _type_name(tp: Any) -> str:
     )
 
 
+# The only values read as something other than what YAML made of them, each because a user
+# writing it means the obvious thing: `default_room_version: 11` is the string "11" (YAML reads a
+# number), and `log_level: INFO` is "info". Nothing else is coerced: `port: "8008"` stays an error.
+def _room_version_as_string(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _lowercase(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+_LENIENT_KEYS = {
+    "rooms.default_room_version": _room_version_as_string,
+    "log_level": _lowercase,
+}
+
+
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Check one YAML value against its declared type; raise ConfigError with the dotted key."""
+    if key in _LENIENT_KEYS:
+        value = _LENIENT_KEYS[key](value)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: must be a mapping")
@@ -236,9 +256,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     for key in data:
         if key not in names:
-            # repr() for odd keys keeps the message on one line ("a\nb" is a valid YAML key).
-            shown = key if isinstance(key, str) and key.isprintable() else repr(key)
-            raise ConfigError(f"{prefix}{shown}: unknown key")
+            raise ConfigError(_unknown_key_message(prefix, key, names))
     values = {key: _coerce(value, hints[key], prefix + key) for key, value in data.items()}
     obj = cls(**values)
     validate = getattr(obj, "validate", None)
@@ -250,39 +268,111 @@ def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     return obj
 
 
-def config_from_dict(data: dict[str, Any] | None) -> Config:
-    """Build a Config from a mapping shaped like the YAML file (missing keys keep defaults)."""
+def _unknown_key_message(prefix: str, key: Any, names: set[str]) -> str:
+    # repr() for odd keys keeps the message on one line ("a\nb" is a valid YAML key).
+    shown = key if isinstance(key, str) and key.isprintable() else repr(key)
+    message = f"unknown key '{prefix}{shown}'"
+    if isinstance(key, str):
+        nearest = difflib.get_close_matches(key, sorted(names), n=1)
+        if nearest:
+            message += f"; did you mean '{prefix}{nearest[0]}'?"
+    return message
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` laid over ``base``, section by section (a section given replaces only the
+    keys it names)."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def config_from_dict(data: dict[str, Any] | None, base: Config | None = None) -> Config:
+    """Build a Config from a mapping shaped like the YAML file. Keys it leaves out keep their
+    value in ``base`` (the built-in defaults when None)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping")
+    if base is not None:
+        # Unknown or badly typed keys can only come from `data`: every key of `base` is valid.
+        data = _merge(dataclasses.asdict(base), data)
     return _build(Config, data)
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and check a YAML config file. Every failure is a ConfigError naming the file."""
+def load_config(path: str | Path, base: Config | None = None) -> Config:
+    """Read and check a YAML config file; keys it leaves out keep their value in ``base`` (the
+    built-in defaults when None). Every failure is a ConfigError naming the file."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the file: {exc}") from None
-    import yaml  # here, not at the top: a server started without a file never needs it
-
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: YAML syntax error{at}: {problem}") from None
+        data = _parse_yaml(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     try:
-        return config_from_dict(data)
+        return config_from_dict(data, base)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 
 
+def _parse_yaml(text: str) -> Any:
+    """YAML's safe subset, refusing a key given twice in one mapping (plain YAML keeps the last
+    one silently, so a second `listen:` section would quietly drop the first one's port)."""
+    import yaml  # here, not at the top: a server started without a file never needs it
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_duplicate_keys(node, "", set())
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"YAML syntax error{at}: {problem}") from None
+    finally:
+        loader.dispose()
+
+
+def _refuse_duplicate_keys(node: Any, prefix: str, seen: set[int]) -> None:
+    import yaml
+
+    if id(node) in seen:  # an alias of a node already checked (or of itself)
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = key_node.value
+                line = key_node.start_mark.line + 1
+                if key in first_line:
+                    raise ConfigError(
+                        f"duplicate key '{prefix}{key}' at line {line} "
+                        f"(first given at line {first_line[key]}): give each key once"
+                    )
+                first_line[key] = line
+                _refuse_duplicate_keys(value_node, f"{prefix}{key}.", seen)
+            else:
+                _refuse_duplicate_keys(value_node, prefix, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_duplicate_keys(item, f"{prefix.rstrip('.')}[{index}].", seen)
+
+
 # The test-fixture profile: what a server started by someone else's test suite wants. In-memory
 # database, the cheapest password hashing, no rate limits, no access log, and the admin reset
-# endpoint on. Shared by ``python -m minihs --testing`` and ``minihs.testing.MinihsServer``.
+# endpoint on. Shared by ``python -m minihs --testing`` and ``minihs.testing.MinihsServer``; both
+# lay what the user gives over it (a config file or overrides), so the order is always built-in
+# defaults < testing profile < the user's file or dict < command-line flags.
 
 # argon2id at its smallest: 8 KiB, one pass, one lane (microseconds, not a tenth of a second).
 TEST_PASSWORD_HASHING = PasswordHashingConfig(

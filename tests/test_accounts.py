@@ -399,3 +399,116 @@ async def test_password_still_logs_in_after_logout_all(hs):
     alice = await hs.register("alice")
     await hs.request("POST", LOGOUT_ALL, alice, json={})
     await login(hs, user="alice", password=PASSWORD)
+
+
+# --- UIA sessions: bounded in time and in number -----------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def new_uia_session(auth) -> str:
+    from minihs.domain.uia import AuthRequired
+
+    with pytest.raises(AuthRequired) as raised:
+        auth.authenticate(None)
+    return raised.value.session
+
+
+def test_an_expired_uia_session_answers_as_an_unknown_session():
+    from minihs.domain.uia import SESSION_LIFETIME_S, RegistrationAuth
+    from minihs.spec.errors import MatrixError
+
+    clock = FakeClock()
+    auth = RegistrationAuth("open", [], clock=clock)
+    session = new_uia_session(auth)
+    clock.now += SESSION_LIFETIME_S
+    with pytest.raises(MatrixError) as raised:
+        auth.authenticate({"type": "m.login.dummy", "session": session})
+    assert (raised.value.status, raised.value.errcode) == (400, "M_UNKNOWN")
+    assert len(auth._sessions) == 0  # and it is gone from memory
+
+
+def test_a_uia_session_works_until_just_before_it_expires():
+    from minihs.domain.uia import SESSION_LIFETIME_S, RegistrationAuth
+
+    clock = FakeClock()
+    auth = RegistrationAuth("open", [], clock=clock)
+    session = new_uia_session(auth)
+    clock.now += SESSION_LIFETIME_S - 1
+    assert auth.authenticate({"type": "m.login.dummy", "session": session}) == session
+
+
+def test_new_uia_sessions_over_the_bound_push_out_the_oldest():
+    from minihs.domain.uia import RegistrationAuth
+    from minihs.spec.errors import MatrixError
+
+    auth = RegistrationAuth("open", [], clock=FakeClock(), max_sessions=3)
+    sessions = [new_uia_session(auth) for _ in range(5)]
+    assert len(auth._sessions) == 3
+    with pytest.raises(MatrixError):
+        auth.authenticate({"type": "m.login.dummy", "session": sessions[0]})
+    assert auth.authenticate({"type": "m.login.dummy", "session": sessions[-1]}) == sessions[-1]
+
+
+def test_expired_uia_sessions_are_dropped_when_a_new_one_starts():
+    from minihs.domain.uia import SESSION_LIFETIME_S, RegistrationAuth
+
+    clock = FakeClock()
+    auth = RegistrationAuth("open", [], clock=clock)
+    for _ in range(10):
+        new_uia_session(auth)
+    clock.now += SESSION_LIFETIME_S
+    new_uia_session(auth)
+    assert len(auth._sessions) == 1
+
+
+# --- access tokens: only the form minihs issues ----------------------------------------------
+
+
+async def test_an_access_token_in_other_case_is_an_unknown_token(hs):
+    alice = await hs.register("alice")
+    for variant in (alice.access_token.upper(), alice.access_token.lower()):
+        if variant == alice.access_token:
+            continue
+        body = await hs.request(
+            "GET", WHOAMI, headers={"Authorization": f"Bearer {variant}"}, expect=401
+        )
+        assert body["errcode"] == "M_UNKNOWN_TOKEN"
+
+
+def test_issued_access_tokens_have_the_canonical_form():
+    from minihs.domain.accounts import is_canonical_access_token, new_access_token
+
+    assert all(is_canonical_access_token(new_access_token()) for _ in range(200))
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "mhs_",
+        "MHS_" + "A" * 43,
+        "mhs_" + "A" * 42,  # too short
+        "mhs_" + "A" * 44,  # too long
+        "mhs_" + "A" * 42 + "B",  # a last character with bits no 32-byte token has
+        "mhs_" + "A" * 42 + "A=",  # padded
+        "mhs_" + "A" * 41 + "+A",  # standard base64, not URL-safe
+        "mhs_" + "A" * 43 + "\n",
+    ],
+)
+async def test_a_token_not_in_the_issued_form_is_unknown_without_a_lookup(token):
+    from minihs.config import Config
+    from minihs.domain.accounts import Accounts
+
+    class NoLookups:
+        async def token_owner(self, digest):
+            raise AssertionError("a non-canonical token reached the database")
+
+    accounts = Accounts(Config(), NoLookups())
+    assert await accounts.requester_for_token(token) is None

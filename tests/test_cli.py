@@ -23,7 +23,7 @@ import pytest
 
 import minihs
 from minihs.__main__ import build_config, main, parse_args
-from minihs.config import Config
+from minihs.config import Config, apply_testing_profile, load_config
 
 SOURCE_ROOT = Path(minihs.__file__).resolve().parent.parent
 READY = re.compile(r"minihs listening on http://(127\.0\.0\.1):(\d+)")
@@ -112,9 +112,11 @@ def start(tmp_path):
             proc.communicate()
 
 
-def run_to_exit(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+def run_to_exit(
+    cwd: Path, *args: str, python_options: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "minihs", *args],
+        [sys.executable, *python_options, "-m", "minihs", *args],
         cwd=cwd,
         env=_env(),
         stdin=subprocess.DEVNULL,
@@ -141,6 +143,40 @@ def test_serves_http_on_the_port_of_its_ready_line_and_sigterm_exits_0(start, tm
     code, rest_of_stdout, stderr = server.stop(signal.SIGTERM)
     assert code == 0
     assert rest_of_stdout == ""  # the ready line is the only line on stdout
+    assert "Traceback" not in stderr
+
+
+def test_it_logs_one_line_at_startup_and_one_at_shutdown(start, tmp_path):
+    config_file = cheap_config(tmp_path, "server_name: example.test\n")
+    server = start("--config", config_file, "--port", "0", "--database", "hs.db")
+    code, _, stderr = server.stop(signal.SIGTERM)
+    assert code == 0
+    started = [line for line in stderr.splitlines() if "started:" in line]
+    stopped = [line for line in stderr.splitlines() if "stopped" in line]
+    assert len(started) == 1 and len(stopped) == 1, stderr
+    assert "server name example.test" in started[0]
+    assert f"database {tmp_path / 'hs.db'}" in started[0]
+    assert f"config {config_file}" in started[0]
+    assert f"listening on http://127.0.0.1:{server.port}" in started[0]
+    assert "SIGTERM" in stopped[0]
+
+
+def test_the_startup_line_says_when_no_config_file_was_given(start):
+    server = start("--testing", "--port", "0")
+    _, _, stderr = server.stop()
+    assert "database :memory:, config testing profile," in stderr
+
+
+def test_a_request_line_without_an_http_version_gets_400_at_once(start):
+    server = start("--testing", "--port", "0")  # the event loop the command picks (uvloop here)
+    with socket.create_connection((server.host, server.port), timeout=10) as conn:
+        conn.sendall(b"GET /_matrix/client/versions\r\n")
+        reply = b""
+        while chunk := conn.recv(4096):  # until the server closes; a wait fails by timeout
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 400 ")
+    code, _, stderr = server.stop()
+    assert code == 0
     assert "Traceback" not in stderr
 
 
@@ -214,6 +250,73 @@ def test_no_config_flag_means_the_embedded_defaults():
     assert build_config(parse_args([])) == Config()
 
 
+def test_testing_flag_alone_is_the_testing_profile():
+    assert build_config(parse_args(["--testing"])) == apply_testing_profile(Config())
+
+
+def test_the_config_file_overrides_the_testing_profile(tmp_path):
+    config_file = cheap_config(tmp_path, "database: {path: a.db}\naccess_log: true\n")
+    config = build_config(parse_args(["--testing", "--config", config_file]))
+    assert config.database.path == "a.db"  # the file wins over the profile's :memory:
+    assert config.access_log is True
+    assert config.enable_admin_reset is True  # what the file leaves out stays the profile's
+    assert config.rate_limits.joins_per_user.enabled is False
+
+
+def test_flags_override_the_config_file_over_the_testing_profile(tmp_path):
+    config_file = cheap_config(tmp_path, "database: {path: a.db}\n")
+    args = parse_args(["--testing", "--config", config_file, "--database", "b.db"])
+    assert build_config(args).database.path == "b.db"
+
+
+def test_the_log_level_flag_is_case_insensitive():
+    assert build_config(parse_args(["--log-level", "DEBUG"])).log_level == "debug"
+
+
+def test_a_key_given_twice_in_the_config_file_exits_2(tmp_path, capsys):
+    path = cheap_config(tmp_path, "listen:\n  port: 8448\nlisten:\n  host: 0.0.0.0\n")
+    assert main(["--config", path]) == 2
+    assert "duplicate key 'listen'" in _single_line(capsys.readouterr().err)
+
+
+# --- help, version, sample configuration ---------------------------------------------------
+
+
+def test_help_imports_neither_aiohttp_nor_the_server(tmp_path):
+    result = run_to_exit(tmp_path, "--help", python_options=("-X", "importtime"))
+    assert result.returncode == 0
+    imported = [line.rpartition("|")[2].strip() for line in result.stderr.splitlines()]
+    assert "minihs.config" in imported  # the import log is really there
+    assert not [name for name in imported if name.startswith(("aiohttp", "minihs.api"))]
+
+
+def test_help_shows_the_defaults_the_ready_line_and_the_exit_codes(tmp_path):
+    text = run_to_exit(tmp_path, "--help").stdout
+    flat = " ".join(text.split())  # argparse wraps help lines at the terminal's width
+    defaults = Config()
+    assert f"default: {defaults.listen.host}" in flat
+    assert f"default: {defaults.listen.port}" in flat
+    assert f"default: {defaults.database.path}" in flat
+    assert "minihs listening on http://HOST:PORT" in text
+    for code in ("0", "1", "2"):
+        assert re.search(rf"^  {code}  \S", text, re.M), code
+    assert "built-in defaults < the --testing profile < the --config file < the flags" in flat
+
+
+def test_version_prints_the_package_version(tmp_path):
+    result = run_to_exit(tmp_path, "--version")
+    assert (result.returncode, result.stdout) == (0, f"minihs {minihs.__version__}\n")
+
+
+def test_print_config_prints_the_sample_shipped_in_the_package(tmp_path):
+    result = run_to_exit(tmp_path, "--print-config")
+    assert result.returncode == 0
+    shipped = Path(minihs.__file__).resolve().parent / "config.sample.yaml"
+    assert result.stdout == shipped.read_text(encoding="utf-8")
+    (tmp_path / "minihs.yaml").write_text(result.stdout, encoding="utf-8")
+    assert load_config(tmp_path / "minihs.yaml") is not None  # a file to start from, as printed
+
+
 # --- failures: one line on stderr, no traceback ------------------------------------------------
 
 
@@ -272,15 +375,25 @@ def test_port_flag_out_of_range_gives_exit_2(capsys):
     assert "--port" in _single_line(capsys.readouterr().err)
 
 
-def test_database_that_cannot_be_opened_prints_one_line(tmp_path):
+def test_database_in_a_missing_directory_names_the_directory_and_exits_1(tmp_path):
+    database = tmp_path / "no-such-dir" / "hs.db"
     result = run_to_exit(
-        tmp_path, "--config", cheap_config(tmp_path), "--port", "0",
-        "--database", str(tmp_path / "no-such-dir" / "hs.db"),
+        tmp_path, "--config", cheap_config(tmp_path), "--port", "0", "--database", str(database)
     )
     assert result.returncode == 1
-    line = _single_line(result.stderr)
-    assert "database.path" in line
+    assert _single_line(result.stderr) == (
+        f"minihs: cannot open the database {database}: "
+        f"directory {tmp_path / 'no-such-dir'} does not exist"
+    )
     assert result.stdout == ""
+
+
+def test_database_that_is_not_sqlite_names_the_setting_and_exits_1(tmp_path, capsys):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database " * 100, encoding="utf-8")
+    assert main(["--config", cheap_config(tmp_path), "--port", "0", "--database", str(path)]) == 1
+    line = _single_line(capsys.readouterr().err)
+    assert line.startswith(f"minihs: cannot open the database {path} (database.path): ")
 
 
 def test_database_from_a_newer_minihs_is_refused_with_one_line(tmp_path, capsys):
@@ -301,4 +414,15 @@ def test_port_in_use_prints_one_line(tmp_path, capsys):
              "--database", str(tmp_path / "hs.db")]
         )
     assert code == 1
-    assert "cannot start" in _single_line(capsys.readouterr().err)
+    assert _single_line(capsys.readouterr().err).startswith(
+        f"minihs: cannot listen on 127.0.0.1:{port}: "
+    )
+
+
+def test_a_host_that_cannot_be_listened_on_is_named_and_exits_1(tmp_path, capsys):
+    # 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this machine.
+    code = main(["--config", cheap_config(tmp_path), "--host", "192.0.2.1", "--port", "0",
+                 "--database", ":memory:"])
+    assert code == 1
+    line = _single_line(capsys.readouterr().err)
+    assert line.startswith("minihs: cannot listen on 192.0.2.1:0: ")

@@ -196,18 +196,92 @@ def test_yaml_syntax_error_names_the_file_and_the_line(tmp_path):
     assert "line" in message
 
 
-def test_unknown_key_is_named_with_its_section(tmp_path):
+def test_unknown_key_is_named_with_its_section_and_the_nearest_valid_key(tmp_path):
     path = write(tmp_path, "listen:\n  prot: 8008\n")
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert str(info.value) == f"{path}: listen.prot: unknown key"
+    assert str(info.value) == f"{path}: unknown key 'listen.prot'; did you mean 'listen.port'?"
 
 
-def test_unknown_top_level_key_is_named(tmp_path):
+def test_unknown_top_level_key_is_named_with_the_nearest_valid_key(tmp_path):
     path = write(tmp_path, "servername: example.org\n")
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert str(info.value) == f"{path}: servername: unknown key"
+    assert str(info.value) == f"{path}: unknown key 'servername'; did you mean 'server_name'?"
+
+
+def test_unknown_key_like_no_valid_key_suggests_nothing(tmp_path):
+    path = write(tmp_path, "frobnicate: 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: unknown key 'frobnicate'"
+
+
+@pytest.mark.parametrize(
+    "text, key, line, first",
+    [
+        ("listen:\n  port: 8448\nserver_name: a.test\nlisten:\n  host: 0.0.0.0\n", "listen", 4, 1),
+        ("listen:\n  port: 8448\n  port: 8008\n", "listen.port", 3, 2),
+        (
+            "rate_limits:\n  joins_per_user:\n    burst: 1\n    burst: 2\n",
+            "rate_limits.joins_per_user.burst", 4, 3,
+        ),
+    ],
+    ids=["top-level", "in-a-section", "two-levels-down"],
+)
+def test_a_key_given_twice_is_refused_naming_the_key_and_both_lines(
+    tmp_path, text, key, line, first
+):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"{path}: duplicate key '{key}' at line {line} (first given at line {first}): "
+        "give each key once"
+    )
+
+
+def test_the_same_key_in_two_sections_is_not_a_duplicate(tmp_path):
+    config = load_config(write(tmp_path, "listen:\n  port: 1\ndatabase:\n  path: port\n"))
+    assert (config.listen.port, config.database.path) == (1, "port")
+
+
+@pytest.mark.parametrize("written, version", [("11", "11"), ("'11'", "11"), ("10", "10")])
+def test_a_room_version_may_be_written_as_a_number(tmp_path, written, version):
+    config = load_config(write(tmp_path, f"rooms:\n  default_room_version: {written}\n"))
+    assert config.rooms.default_room_version == version
+
+
+def test_an_unsupported_room_version_number_is_still_refused(tmp_path):
+    path = write(tmp_path, "rooms:\n  default_room_version: 9\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: rooms.default_room_version: must be one of")
+
+
+@pytest.mark.parametrize("written", ["INFO", "Info", "info"])
+def test_the_log_level_is_case_insensitive(tmp_path, written):
+    assert load_config(write(tmp_path, f"log_level: {written}\n")).log_level == "info"
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [("listen:\n  port: '8008'\n", "listen.port"), ("server_name: 12\n", "server_name")],
+)
+def test_no_other_value_is_coerced(tmp_path, text, key):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: {key}: must be")
+
+
+def test_keys_a_file_leaves_out_keep_the_base_given(tmp_path):
+    base = Config(server_name="base.test", access_log=False)
+    config = load_config(write(tmp_path, "listen:\n  port: 1\naccess_log: true\n"), base=base)
+    assert config.server_name == "base.test"  # from the base
+    assert config.access_log is True  # the file wins over the base
+    assert config.listen.port == 1
+    assert config.listen.host == base.listen.host  # a section replaces only the keys it names
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ import random
 
 import pytest
 
+from joined_pairs import index_pairs, stored_joined_pairs
+
 CREATE = "/_matrix/client/v3/createRoom"
 
 
@@ -171,7 +173,10 @@ async def test_every_initial_event_is_sent_by_the_creator(hs):
 async def test_creator_is_joined(hs):
     alice = await hs.register()
     room = await hs.create_room(alice)
-    assert await hs.state(alice, room, "m.room.member", alice.user_id) == {"membership": "join"}
+    # The join carries the creator's profile: registration gave them their localpart as name.
+    assert await hs.state(alice, room, "m.room.member", alice.user_id) == {
+        "membership": "join", "displayname": alice.user_id[1:].split(":")[0],
+    }
     assert await hs.joined_rooms(alice) == [room]
 
 
@@ -661,7 +666,7 @@ async def test_failed_creation_changes_nothing(hs):
     await hs.create_room(alice, expect=413, name="n" * 70000)
     assert await room_count(hs) == 0
     assert await hs.joined_rooms(alice) == []
-    assert hs.homeserver.joined_rooms.as_pairs() == set()
+    assert index_pairs(hs.homeserver.joined_rooms) == set()
 
 
 async def test_identical_concurrent_creations_get_distinct_room_ids(hs):
@@ -703,4 +708,4 @@ async def test_hostile_create_room_bodies_never_get_a_server_error(hs):
             failures.append((body, response.status, await response.text()))
     assert failures == []
     # Whatever was refused left nothing behind in the index.
-    assert hs.homeserver.joined_rooms.as_pairs() == await hs.homeserver.rooms.stored_joined_pairs()
+    assert index_pairs(hs.homeserver.joined_rooms) == await stored_joined_pairs(hs.homeserver.db)

@@ -13,8 +13,12 @@ from minihs.config import ConfigError, load_config
 from minihs.testing import MinihsServer
 
 from conftest import test_config
+from prerequisites import prerequisite_missing
 
-uvloop = pytest.importorskip("uvloop")
+try:
+    import uvloop
+except ImportError:  # setup.py installs it on CPython outside Windows: skip elsewhere only
+    prerequisite_missing("uvloop is not installed: pip install -e .", module_level=True)
 
 
 def _loop_of(factory) -> str:

@@ -9,7 +9,7 @@ from minihs.domain.changes import ChangeListeners
 from minihs.store import schema
 from minihs.store.positions import current_position, next_position
 
-PROFILES_MIGRATION = 4
+PROFILES_MIGRATION = 5
 
 
 def migrated_up_to(version: int) -> sqlite3.Connection:

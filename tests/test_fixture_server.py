@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from minihs.testing import MinihsHTTPError, MinihsServer, MinihsUser, testing_config
+from prerequisites import prerequisite_missing
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -300,8 +301,9 @@ def test_the_shell_recipe_waits_for_the_ready_line_and_resets(tmp_path):
     assert done.stdout.count('"user_id":"@alice:localhost"') == 2  # registered, reset, again
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
 def test_the_node_recipe_starts_resets_and_stops_minihs(tmp_path):
+    if shutil.which("node") is None:
+        prerequisite_missing("node is not installed (the README's Node.js recipe needs it)")
     (tmp_path / "minihs.js").write_text(_recipe("minihs.js"))
     (tmp_path / "example.test.js").write_text(_recipe("example.test.js"))
     done = subprocess.run(
@@ -314,3 +316,13 @@ def test_the_node_recipe_starts_resets_and_stops_minihs(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"# pass 2\b", done.stdout), done.stdout
+
+
+def test_a_request_line_without_an_http_version_gets_400_at_once(server):
+    # The fixture server serves through the same runner as the command line.
+    with socket.create_connection((server.host, server.port), timeout=5) as conn:
+        conn.sendall(b"GET /_matrix/client/versions\r\n")
+        reply = b""
+        while chunk := conn.recv(4096):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 400 ")

@@ -161,5 +161,5 @@ async def test_percent_encoded_slash_in_a_room_id_reaches_the_handler_as_one_par
     response = await hs.http.post(
         "/_matrix/client/v3/rooms/%21a%2Fb/leave", json={}, headers=alice.headers
     )
-    assert response.status == 404
-    assert (await response.json())["errcode"] == "M_NOT_FOUND"
+    assert response.status == 403
+    assert (await response.json())["error"] == f"{alice.user_id} not in room !a/b."

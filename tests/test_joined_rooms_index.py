@@ -22,6 +22,7 @@ import pytest
 from minihs.spec.errors import MatrixError
 from minihs.domain.room_creation import CreateRoomRequest
 from conftest import database_thread_held, quote, test_config
+from joined_pairs import index_pairs, stored_joined_pairs
 
 
 @contextlib.contextmanager
@@ -68,15 +69,15 @@ async def event_count(hs) -> int:
 async def snapshot(hs):
     """Everything a failed change must leave alone: index, memberships, number of events."""
     return (
-        hs.homeserver.joined_rooms.as_pairs(),
+        index_pairs(hs.homeserver.joined_rooms),
         await memberships_in_database(hs),
         await event_count(hs),
     )
 
 
 async def assert_index_matches_database(hs) -> None:
-    index = hs.homeserver.joined_rooms.as_pairs()
-    assert index == await hs.homeserver.rooms.stored_joined_pairs()
+    index = index_pairs(hs.homeserver.joined_rooms)
+    assert index == await stored_joined_pairs(hs.homeserver.db)
     database = {(user, room) for room, user, m in await memberships_in_database(hs) if m == "join"}
     assert index == database
 
@@ -160,7 +161,7 @@ async def test_churn_gives_no_server_errors(churned):
 async def test_index_equals_the_database_after_concurrent_churn(churned):
     hs, _, owners, clients, rooms, _ = churned
     await assert_index_matches_database(hs)
-    joined = await hs.homeserver.rooms.stored_joined_pairs()
+    joined = await stored_joined_pairs(hs.homeserver.db)
     assert len(joined) > 10
     # What clients read (GET /joined_rooms comes from the index) is what the database holds.
     for user in owners + clients:
@@ -201,10 +202,10 @@ async def test_each_rooms_events_form_one_chain_after_churn(churned):
 
 async def test_index_is_rebuilt_identically_after_a_restart(churned, make_homeserver):
     hs, config, *_ = churned
-    before = hs.homeserver.joined_rooms.as_pairs()
+    before = index_pairs(hs.homeserver.joined_rooms)
     await hs.http.close()
     reopened = await make_homeserver(config=config)
-    assert reopened.homeserver.joined_rooms.as_pairs() == before
+    assert index_pairs(reopened.homeserver.joined_rooms) == before
     await assert_index_matches_database(reopened)
 
 
@@ -306,7 +307,7 @@ async def test_concurrent_join_and_ban_of_one_user_end_consistent(hs):
     await assert_index_matches_database(hs)
     # Whichever came first, the ban wins: a join before it is undone by it, a join after it
     # is refused. So only the creator is left joined.
-    joined = {user for user, r in hs.homeserver.joined_rooms.as_pairs() if r == room}
+    joined = {user for user, r in index_pairs(hs.homeserver.joined_rooms) if r == room}
     assert joined == {alice.user_id}
 
 

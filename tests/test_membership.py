@@ -10,6 +10,7 @@ import random
 import pytest
 
 from conftest import quote
+from joined_pairs import index_pairs, stored_joined_pairs
 
 V3 = "/_matrix/client/v3"
 
@@ -166,7 +167,10 @@ async def test_rooms_room_id_join_puts_body_keys_into_the_content_too(hs):
     await hs.request(
         "POST", f"{V3}/rooms/{quote(room)}/join", bob, json={"reason": "r", "custom": 1}
     )
-    assert await member(hs, alice, room, bob) == {"membership": "join", "reason": "r", "custom": 1}
+    assert await member(hs, alice, room, bob) == {
+        "membership": "join", "reason": "r", "custom": 1,
+        "displayname": bob.user_id[1:].split(":")[0],  # the join carries bob's profile
+    }
 
 
 async def test_join_body_cannot_change_the_membership(hs):
@@ -346,9 +350,9 @@ async def test_invite_with_non_string_user_id_is_400_bad_json(hs):
     assert_error(await hs.invite(alice, room, None, expect=400, user_id=5), "M_BAD_JSON")
 
 
-async def test_invite_into_unknown_room_is_404(hs):
+async def test_invite_into_unknown_room_is_403(hs):
     alice, bob = await hs.register(), await hs.register()
-    assert_error(await hs.invite(alice, "!unknown:localhost", bob, expect=404), "M_NOT_FOUND")
+    assert_error(await hs.invite(alice, "!unknown:localhost", bob, expect=403), "M_FORBIDDEN")
 
 
 # --- leaving -----------------------------------------------------------------------------------
@@ -420,10 +424,10 @@ async def test_banned_user_cannot_leave_to_lift_the_ban(hs):
     assert await membership(hs, alice, room, bob) == "ban"
 
 
-async def test_leave_unknown_room_is_404_not_found(hs):
+async def test_leave_unknown_room_is_403_forbidden(hs):
     alice = await hs.register()
-    assert_error(await hs.leave(alice, "!missing:localhost", expect=404), "M_NOT_FOUND")
-    assert_error(await hs.leave(alice, "!" + "B" * 43, expect=404), "M_NOT_FOUND")
+    assert_error(await hs.leave(alice, "!missing:localhost", expect=403), "M_FORBIDDEN")
+    assert_error(await hs.leave(alice, "!" + "B" * 43, expect=403), "M_FORBIDDEN")
 
 
 async def test_creator_can_leave_and_the_room_goes_on(hs):
@@ -626,9 +630,9 @@ async def test_banning_yourself_is_403(hs):
     assert_error(await hs.ban(mod, room, mod, expect=403))
 
 
-async def test_ban_in_unknown_room_is_404(hs):
+async def test_ban_in_unknown_room_is_403(hs):
     alice, bob = await hs.register(), await hs.register()
-    assert_error(await hs.ban(alice, "!none:localhost", bob, expect=404), "M_NOT_FOUND")
+    assert_error(await hs.ban(alice, "!none:localhost", bob, expect=403), "M_FORBIDDEN")
 
 
 # --- unbanning ---------------------------------------------------------------------------------
@@ -732,4 +736,60 @@ async def test_hostile_membership_requests_never_get_a_server_error(hs):
             if response.status >= 500:
                 failures.append((path, body, response.status, await response.text()))
     assert failures == []
-    assert hs.homeserver.joined_rooms.as_pairs() == await hs.homeserver.rooms.stored_joined_pairs()
+    assert index_pairs(hs.homeserver.joined_rooms) == await stored_joined_pairs(hs.homeserver.db)
+
+
+# --- issue 13: answers the official OpenAPI documents ----------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["invite", "kick", "ban", "unban", "leave"])
+async def test_membership_change_in_an_unknown_room_answers_as_for_a_room_you_are_not_in(hs, action):
+    """Spec: these endpoints document 403 (leave none); one answer for both does not leak
+    whether a room exists."""
+    alice, bob = await hs.register(), await hs.register()
+    room = await hs.create_room(bob, preset="private_chat")
+    unknown = "!unknownroomabcdefg:" + hs.server_name
+    body = {} if action == "leave" else {"user_id": bob.user_id}
+
+    async def change(room_id):
+        path = f"{V3}/rooms/{quote(room_id)}/{action}"
+        return await hs.request("POST", path, alice, json=body, expect=403)
+
+    not_in, missing = await change(room), await change(unknown)
+    assert not_in == {"errcode": "M_FORBIDDEN", "error": f"{alice.user_id} not in room {room}."}
+    assert missing == {"errcode": "M_FORBIDDEN", "error": f"{alice.user_id} not in room {unknown}."}
+
+
+GOOD_THIRD_PARTY_SIGNED = {
+    "sender": "@alice:example.org",
+    "mxid": "@bob:example.org",
+    "token": "random8nonce",
+    "signatures": {"example.org": {"ed25519:0": "some9signature"}},
+}
+
+
+@pytest.mark.parametrize(
+    "signed",
+    [
+        "a string",
+        [],
+        {},
+        {**GOOD_THIRD_PARTY_SIGNED, "token": 5},
+        {**GOOD_THIRD_PARTY_SIGNED, "mxid": "bob"},
+        {k: v for k, v in GOOD_THIRD_PARTY_SIGNED.items() if k != "signatures"},
+        {**GOOD_THIRD_PARTY_SIGNED, "signatures": {"example.org": "sig"}},
+        {**GOOD_THIRD_PARTY_SIGNED, "signatures": {"example.org": {"ed25519:0": 1}}},
+    ],
+)
+async def test_join_with_a_malformed_third_party_signed_is_400_bad_json(hs, signed):
+    alice, bob = await hs.register(), await hs.register()
+    room = await hs.create_room(alice, preset="public_chat")
+    assert_error(await hs.join(bob, room, expect=400, third_party_signed=signed), "M_BAD_JSON")
+    assert await hs.joined_rooms(bob) == []
+
+
+async def test_join_with_a_well_formed_third_party_signed_joins_without_it_in_the_event(hs):
+    alice, bob = await hs.register(), await hs.register()
+    room = await hs.create_room(alice, preset="public_chat")
+    await hs.join(bob, room, third_party_signed=GOOD_THIRD_PARTY_SIGNED)
+    assert "third_party_signed" not in await member(hs, alice, room, bob)

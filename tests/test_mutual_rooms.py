@@ -394,16 +394,12 @@ async def test_access_token_in_the_query_string_is_accepted(hs):
     assert body["joined"] == rooms
 
 
-async def test_guests_are_refused_with_guest_access_forbidden(hs):
-    from minihs.domain.accounts import token_digest
-    from minihs.store.accounts import TokenOwner
-
-    alice = await hs.register()
-    # minihs issues no guest tokens; mark this one as a guest's to check the refusal.
-    hs.homeserver.accounts._token_cache[token_digest(alice.access_token)] = TokenOwner(
-        alice.user_id, alice.device_id, True
+async def test_guests_are_refused_as_no_guest_account_can_be_made(hs):
+    # "Guests are refused": minihs never issues a guest access token, so no guest ever
+    # reaches this endpoint.
+    body = await hs.request(
+        "POST", "/_matrix/client/v3/register", params={"kind": "guest"}, json={}, expect=403
     )
-    body = await hs.mutual_rooms(alice, "@x:y.z", expect=403)
     assert body["errcode"] == "M_GUEST_ACCESS_FORBIDDEN"
 
 
@@ -452,3 +448,53 @@ def test_page_selection_is_exactly_the_smallest_room_ids_in_order(size):
     # A skewed set (every ID shares a long prefix but a few) still comes out exact.
     skewed = {f"!a{i:06d}" for i in range(size)} | {"!0", "!1", "!zz"}
     assert smallest(skewed, 101) == sorted(skewed)[:101]
+
+
+# --- from: only the spelling next_batch was issued in ----------------------------------------
+
+
+def _respellings_of(token: str) -> list[str]:
+    """The same (issued, room, MAC) written other ways that int() and base64 would also read."""
+    from minihs.domain.mutual_rooms import _unb64
+
+    issued, room, mac = token.split(".")
+    variants = [
+        f"{issued.upper()}.{room}.{mac}",
+        f"0x{issued}.{room}.{mac}",
+        f"0{issued}.{room}.{mac}",
+        f"+{issued}.{room}.{mac}",
+        f"{issued[:2]}_{issued[2:]}.{room}.{mac}",
+    ]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    decoded = _unb64(room)
+    for other in alphabet:  # a last character differing only in bits base64 ignores
+        respelled = room[:-1] + other
+        if respelled != room and _unb64(respelled) == decoded:
+            variants.append(f"{issued}.{respelled}.{mac}")
+            break
+    return variants
+
+
+def test_a_respelled_pagination_token_is_invalid():
+    from minihs.spec.errors import MatrixError
+
+    tokens = PaginationTokens(b"key", 600, clock=lambda: 0x6A5F3B2C)
+    token = tokens.issue("@a:x", "@b:x", "!room:x")  # "!room:x": its base64 has spare bits
+    assert tokens.read("@a:x", "@b:x", token) == "!room:x"
+    variants = _respellings_of(token)
+    assert len(variants) == 6
+    for variant in variants:
+        with pytest.raises(MatrixError) as raised:
+            tokens.read("@a:x", "@b:x", variant)
+        assert (raised.value.status, raised.value.errcode) == (400, "M_INVALID_PARAM"), variant
+
+
+async def test_from_in_upper_case_hex_is_invalid_param(paged):
+    alice, bob = await paged.register(), await paged.register()
+    await shared_rooms(paged, alice, bob, PAGE_SIZE + 1)
+    issued, room, mac = (await paged.mutual_rooms(alice, bob))["next_batch"].split(".")
+    body = await paged.request(
+        "GET", STABLE, alice, params={"user_id": bob.user_id, "from": f"0X{issued}.{room}.{mac}"},
+        expect=400,
+    )
+    assert body["errcode"] == "M_INVALID_PARAM"

@@ -62,10 +62,17 @@ async def test_profile_of_a_malformed_user_id_is_400_invalid_param(hs):
     assert body["errcode"] == "M_INVALID_PARAM"
 
 
-async def test_other_profile_keys_are_not_served(hs):
+async def test_other_profile_keys_read_as_not_set(hs):
     alice = await hs.register()
     body = await hs.request("GET", profile_path(alice.user_id, "m.tz"), expect=404)
-    assert body["errcode"] == "M_UNRECOGNIZED"
+    assert body["errcode"] == "M_NOT_FOUND"
+
+
+async def test_other_profile_keys_cannot_be_set(hs):
+    alice = await hs.register()
+    body = await hs.request("PUT", profile_path(alice.user_id, "m.tz"), alice,
+                            json={"m.tz": "Europe/London"}, expect=403)
+    assert body["errcode"] == "M_FORBIDDEN"
 
 
 # --- setting -------------------------------------------------------------------------------------

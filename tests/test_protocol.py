@@ -4,15 +4,20 @@ the access log."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import re
+import time
 
 import pytest
-from aiohttp.test_utils import TestServer
+from aiohttp import web
+from aiohttp.test_utils import TestServer, make_mocked_request
 from yarl import URL
 
 from conftest import quote, test_config
-from minihs.api.app import RedactingAccessLogger, create_app, redact_tokens
+from minihs.api.app import RedactingAccessLogger, create_app, make_runner, redact_tokens
+from minihs.api.app import STARTED_AT
 
 REGISTER = "/_matrix/client/v3/register"
 LOGIN = "/_matrix/client/v3/login"
@@ -430,3 +435,83 @@ async def test_access_log_shows_the_request_but_never_the_query_token(aiohttp_cl
     assert any("/account/whoami?access_token=<redacted>" in line and " 200 " in line for line in lines)
     assert any(" 401 " in line for line in lines)
     assert not any(token in line or "WRONG-SECRET" in line for line in lines)
+
+
+def test_access_log_durations_keep_microseconds():
+    class Captured(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    logger = logging.getLogger("minihs.test.access.precision")
+    logger.setLevel(logging.INFO)
+    captured = Captured()
+    logger.addHandler(captured)
+    try:
+        request = make_mocked_request("GET", "/_matrix/client/versions")
+        request[STARTED_AT] = time.perf_counter() - 0.000_25  # arrived 250 µs ago
+        RedactingAccessLogger(logger, "").log(request, web.Response(), 0.0)
+    finally:
+        logger.removeHandler(captured)
+    (line,) = captured.messages
+    duration = re.search(r" (\d+\.\d{3})ms$", line)
+    assert duration, line
+    # Not the 0.0 that aiohttp's own figure (the loop clock: whole ms under uvloop) would give.
+    assert float(duration.group(1)) >= 0.25
+
+
+# --- the request line ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def served_by_the_cli_runner():
+    """The app behind the runner the command line serves with, on 127.0.0.1, a free port."""
+    config = test_config()
+    runner = make_runner(create_app(config), config)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield runner.addresses[0][:2]
+    await runner.cleanup()
+
+
+async def _exchange(address, request: bytes) -> bytes:
+    """Send ``request`` and read until the server closes; a server that waits fails the test."""
+    reader, writer = await asyncio.open_connection(*address)
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), timeout=5)
+    finally:
+        writer.close()
+
+
+async def test_a_request_line_without_an_http_version_gets_400_at_once(served_by_the_cli_runner):
+    reply = await _exchange(served_by_the_cli_runner, b"GET /_matrix/client/versions\r\n")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert json.loads(body)["errcode"] == "M_UNRECOGNIZED"
+
+
+async def test_a_request_line_split_across_packets_is_still_served(served_by_the_cli_runner):
+    reader, writer = await asyncio.open_connection(*served_by_the_cli_runner)
+    try:
+        for part in (b"GET /_matrix/cli", b"ent/versions HT", b"TP/1.1\r\nHost: x\r\n",
+                     b"Connection: close\r\n\r\n"):
+            writer.write(part)
+            await writer.drain()
+        reply = await asyncio.wait_for(reader.read(), timeout=5)
+    finally:
+        writer.close()
+    assert reply.startswith(b"HTTP/1.1 200 ")
+    assert b'"versions"' in reply
+
+
+async def test_requests_after_the_first_on_a_connection_are_served(served_by_the_cli_runner):
+    one = b"GET /_matrix/client/versions HTTP/1.1\r\nHost: x\r\n\r\n"
+    last = b"GET /_matrix/client/versions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    reply = await _exchange(served_by_the_cli_runner, one + last)
+    assert reply.count(b"HTTP/1.1 200 ") == 2

@@ -85,6 +85,8 @@ def consumer(pytester, monkeypatch, tmp_path):
     monkeypatch.setenv("MINIHS_SERVERS_LOG", str(tmp_path / "servers.log"))
     monkeypatch.delenv("MINIHS_HOST", raising=False)
     monkeypatch.delenv("MINIHS_PORT", raising=False)
+    # Under xdist this suite's own worker name would leak into the in-process runs.
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(test_consumer=CONSUMER_TESTS)
     return pytester

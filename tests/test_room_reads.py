@@ -63,7 +63,7 @@ async def test_joined_members_maps_joined_users_to_their_profile(hs):
     assert body == {
         "joined": {
             # Registration gave alice her localpart as display name; her join carried it.
-            alice.user_id: {"display_name": alice.user_id[1:].split(":")[0], "avatar_url": None},
+            alice.user_id: {"display_name": alice.user_id[1:].split(":")[0]},
             bob.user_id: {"display_name": "Bob", "avatar_url": "mxc://localhost/bob"},
         }
     }
@@ -185,10 +185,10 @@ async def test_state_is_403_for_non_members(hs):
     assert body["errcode"] == "M_FORBIDDEN"
 
 
-async def test_state_of_unknown_room_is_404_not_found(hs):
+async def test_state_of_unknown_room_is_403_forbidden(hs):
     alice = await hs.register()
-    body = await hs.request("GET", room_path("!nothing:localhost", "state"), alice, expect=404)
-    assert body["errcode"] == "M_NOT_FOUND"
+    body = await hs.request("GET", room_path("!nothing:localhost", "state"), alice, expect=403)
+    assert body["errcode"] == "M_FORBIDDEN"
 
 
 # --- GET /rooms/{roomId}/state/{eventType}/{stateKey} ---------------------------------------------
@@ -261,12 +261,12 @@ async def test_state_event_is_403_for_non_members(hs):
     assert body["errcode"] == "M_FORBIDDEN"
 
 
-async def test_state_event_of_unknown_room_is_404(hs):
+async def test_state_event_of_unknown_room_is_403(hs):
     alice = await hs.register()
     body = await hs.request(
-        "GET", room_path("!" + "Z" * 43, "state/m.room.name/"), alice, expect=404
+        "GET", room_path("!" + "Z" * 43, "state/m.room.name/"), alice, expect=403
     )
-    assert body["errcode"] == "M_NOT_FOUND"
+    assert body["errcode"] == "M_FORBIDDEN"
 
 
 # --- GET /directory/room/{roomAlias} -------------------------------------------------------------
@@ -300,3 +300,38 @@ async def test_alias_with_non_ascii_localpart_is_created_and_resolves(hs):
 
     body = await hs.request("GET", f"/_matrix/client/v3/directory/room/{quote('#café:localhost')}")
     assert body["room_id"] == room
+
+
+# --- issue 13: answers the official OpenAPI documents ----------------------------------------------
+
+
+async def test_joined_members_leaves_out_a_display_name_and_avatar_the_member_event_lacks(hs):
+    alice, bob = await hs.register(), await hs.register()
+    room = await hs.create_room(alice, preset="public_chat")
+    await hs.join(bob, room, displayname="Bob")
+    body = await hs.request("GET", room_path(room, "joined_members"), alice)
+    # alice's join carried the display name registration gave her, and no avatar.
+    assert body["joined"][alice.user_id] == {"display_name": alice.user_id[1:].split(":")[0]}
+    assert body["joined"][bob.user_id] == {"display_name": "Bob"}
+
+
+async def test_joined_members_leaves_out_a_display_name_that_is_not_a_string(hs):
+    alice, bob = await hs.register(), await hs.register()
+    room = await hs.create_room(alice, preset="public_chat")
+    await hs.join(bob, room, displayname=None, avatar_url=7)
+    body = await hs.request("GET", room_path(room, "joined_members"), alice)
+    assert body["joined"][bob.user_id] == {}
+
+
+@pytest.mark.parametrize(
+    "rest", ["state", "state/m.room.create/", "members", "joined_members"]
+)
+async def test_reads_of_an_unknown_room_answer_as_for_a_room_you_are_not_in(hs, rest):
+    """Spec: 403 M_FORBIDDEN; the same answer for both keeps whether a room exists private."""
+    alice, bob = await hs.register(), await hs.register()
+    room = await hs.create_room(alice, preset="public_chat")
+    unknown = "!unknownroomabcdefg:" + hs.server_name
+    not_in = await hs.request("GET", room_path(room, rest), bob, expect=403)
+    missing = await hs.request("GET", room_path(unknown, rest), bob, expect=403)
+    assert not_in == {"errcode": "M_FORBIDDEN", "error": f"{bob.user_id} not in room {room}."}
+    assert missing == {"errcode": "M_FORBIDDEN", "error": f"{bob.user_id} not in room {unknown}."}

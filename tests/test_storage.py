@@ -594,3 +594,132 @@ async def test_a_failed_commit_fails_every_unit_of_its_group(db):
     results = await _grouped(db, (insert_user, ("@a:hs",)), (violate_at_commit, ()))
     assert all(isinstance(result, sqlite3.IntegrityError) for result in results)
     assert await db.read(count_users) == 0
+
+
+# --- the reset step ---------------------------------------------------------------------------
+
+
+async def test_replacing_with_empty_comes_after_units_queued_before_it_and_before_later_ones(db):
+    async with database_thread_held(db):
+        before = db.submit(insert_user, "@before:hs")
+        emptied = db.replace_with_empty()
+        after = db.submit(insert_user, "@after:hs")
+    await asyncio.gather(before, emptied, after)
+    names = await db.read(lambda conn: {r[0] for r in conn.execute("SELECT user_id FROM users")})
+    assert names == {"@after:hs"}
+
+
+async def test_replacing_with_empty_settles_before_any_later_unit(db):
+    order = []
+    async with database_thread_held(db):
+        db.replace_with_empty(on_settled=lambda ok, _: order.append(("reset", ok)))
+        later = db.submit(insert_user, "@a:hs", on_settled=lambda ok, _: order.append(("unit", ok)))
+        await asyncio.sleep(0)
+    await later
+    assert order == [("reset", True), ("unit", True)]
+
+
+async def test_a_file_database_replaced_with_empty_keeps_wal_and_its_schema(tmp_path):
+    database = await Database.open(str(tmp_path / "hs.db"))
+    try:
+        await database.transaction(insert_user, "@a:hs")
+        await database.replace_with_empty()
+        assert await database.read(count_users) == 0
+        assert await database.read(pragma("journal_mode")) == "wal"
+        assert await database.read(pragma("user_version")) == SCHEMA_VERSION
+        assert await database.read(pragma("foreign_keys")) == 1
+    finally:
+        await database.close()
+    reopened = await Database.open(str(tmp_path / "hs.db"))
+    try:
+        assert await reopened.read(count_users) == 0
+    finally:
+        await reopened.close()
+
+
+async def test_a_closed_database_leaves_no_thread_behind():
+    before = set(threading.enumerate())
+    database = await Database.open(":memory:")
+    await database.close()
+    assert set(threading.enumerate()) - before == set()
+
+
+def test_the_database_uses_no_private_api_of_other_libraries():
+    # Issue 14: public APIs of other libraries only. The database thread is our own.
+    source = (Path(passwords.__file__).resolve().parent.parent / "store" / "database.py")
+    text = source.read_text(encoding="utf-8")
+    assert "aiosqlite" not in re.sub(r'""".*?"""|#.*', "", text, flags=re.S)
+    assert "._execute" not in text and "._conn._conn" not in text
+
+
+# --- migration 4: the unqueried index memberships_by_user goes -------------------------------
+
+
+def indexes(conn: sqlite3.Connection) -> set[str]:
+    return {
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        )
+    }
+
+
+def database_at_version_3(path=":memory:") -> sqlite3.Connection:
+    """A database as minihs left it before migration 4, with a joined membership in it."""
+    conn = plain_connection(path)
+    for migration in schema.MIGRATIONS[:3]:
+        for statement in migration:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.execute("INSERT INTO rooms VALUES (1, '!r:hs', '10', '@a:hs', 0)")
+    conn.execute("INSERT INTO events VALUES (1, '$e', 1, 'm.room.member', '@a:hs', 1, '{}')")
+    conn.execute("INSERT INTO current_state VALUES (1, 'm.room.member', '@a:hs', 1)")
+    conn.execute("INSERT INTO memberships VALUES (1, '@a:hs', 'join', 1)")
+    return conn
+
+
+def test_migration_4_drops_memberships_by_user_and_keeps_the_rows():
+    conn = database_at_version_3()
+    assert "memberships_by_user" in indexes(conn)
+    assert migrate(conn) == 3
+    assert user_version(conn) == SCHEMA_VERSION  # 4, and the later ones
+    assert "memberships_by_user" not in indexes(conn)
+    assert "memberships_joined" in indexes(conn)
+    assert conn.execute("SELECT user_id, membership FROM memberships").fetchall() == [
+        ("@a:hs", "join")
+    ]
+
+
+def test_a_new_database_has_no_memberships_by_user_index():
+    conn = plain_connection()
+    migrate(conn)
+    assert "memberships_by_user" not in indexes(conn)
+
+
+def test_the_joined_memberships_loader_reads_through_memberships_joined():
+    # The query that made memberships_by_user unnecessary: the start-up loader's.
+    conn = plain_connection()
+    migrate(conn)
+    plan = " ".join(
+        row[-1]
+        for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT user_id, group_concat(room_nid) FROM memberships "
+            "WHERE membership = 'join' GROUP BY user_id"
+        )
+    )
+    assert "COVERING INDEX memberships_joined" in plan
+
+
+async def test_a_version_3_database_file_opens_and_serves_its_joined_rooms(tmp_path):
+    from minihs.domain.homeserver import Homeserver
+
+    path = str(tmp_path / "v3.db")
+    database_at_version_3(path).close()
+    config = test_config()
+    config.database.path = path  # the testing profile chooses :memory:
+    hs = await Homeserver.open(config)
+    try:
+        assert hs.rooms.joined_rooms("@a:hs") == ["!r:hs"]
+        assert await hs.db.read(pragma("user_version")) == SCHEMA_VERSION
+    finally:
+        await hs.close()

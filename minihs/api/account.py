@@ -161,9 +161,8 @@ async def whoami(request: web.Request) -> web.Response:
     Spec: "Account registration and management" > GET /account/whoami.
     """
     who = await requester(request)
-    return json_response(
-        {"user_id": who.user_id, "device_id": who.device_id, "is_guest": who.is_guest}
-    )
+    # Every account is a full user: register with kind=guest is refused above.
+    return json_response({"user_id": who.user_id, "device_id": who.device_id, "is_guest": False})
 
 
 ROUTES = [

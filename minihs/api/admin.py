@@ -8,6 +8,7 @@ that run minihs in another process; ``/_synapse/admin/v1/register`` mirrors Syna
 from __future__ import annotations
 
 import ipaddress
+from typing import Awaitable, Callable
 
 from aiohttp import web
 
@@ -39,6 +40,24 @@ def _from_this_host(request: web.Request) -> bool:
     return is_loopback(request.remote) and not any(h in request.headers for h in _PROXY_HEADERS)
 
 
+@web.middleware
+async def reset_gate_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every request but the reset itself holds the homeserver's request gate while it runs:
+    a reset waits for the requests in flight and holds new ones until it is done
+    (:mod:`minihs.domain.request_gate`). The reset endpoint stays outside, or it would wait
+    for itself."""
+    if request.path == RESET_PATH:
+        return await handler(request)
+    gate = homeserver(request).gate
+    await gate.enter()
+    try:
+        return await handler(request)
+    finally:
+        gate.leave()
+
+
 async def reset(request: web.Request) -> web.Response:
     """POST /_minihs/admin/reset
 
@@ -46,7 +65,9 @@ async def reset(request: web.Request) -> web.Response:
     would, for test harnesses in other processes. It exists only when ``enable_admin_reset`` is
     on (the ``--testing`` profile turns it on) and only for requests from a loopback address
     that did not pass through a proxy; anything else gets the answer an unknown path gets,
-    404 ``M_UNRECOGNIZED``. Answers ``{}`` once the reset is complete.
+    404 ``M_UNRECOGNIZED``. Answers ``{}`` once the reset is complete. Requests in flight
+    finish first, against the old state; requests arriving meanwhile wait, then see the empty
+    server.
     """
     hs = homeserver(request)
     if not hs.config.enable_admin_reset or not _from_this_host(request):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from typing import AsyncIterator
+import time
+from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import unquote_plus
 
 from aiohttp import web
@@ -56,22 +58,51 @@ def redact_tokens(text: str) -> str:
     return _TOKEN_IN_QUERY.sub(r"\1<redacted>", text)
 
 
+# When the request reached the application, by the process's high-resolution clock. A typed
+# key where aiohttp has them: those versions warn about string keys on requests (3.14.5 checked).
+STARTED_AT: Any = (
+    web.RequestKey("minihs.started_at", float)
+    if hasattr(web, "RequestKey")
+    else "minihs.started_at"
+)
+
+
+@web.middleware
+async def timing_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Notes when the request arrived, for the access log.
+
+    aiohttp hands its access logger a duration measured with the event loop's clock, and
+    uvloop's clock counts whole milliseconds (libuv's uv_now), so most requests would log 0 ms.
+    """
+    request[STARTED_AT] = time.perf_counter()
+    return await handler(request)
+
+
 class RedactingAccessLogger(AbstractAccessLogger):
-    """One line per request, with any ``access_token`` query parameter replaced."""
+    """One line per request, with any ``access_token`` query parameter replaced, and its
+    duration in milliseconds to the microsecond."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        started_at = request.get(STARTED_AT)
+        elapsed = _elapsed_since(started_at) if started_at is not None else time
         self.logger.info(
-            '%s "%s %s" %s %.1fms',
+            '%s "%s %s" %s %.3fms',
             request.remote,
             request.method,
             redact_tokens(request.path_qs),
             response.status,
-            time * 1000,
+            elapsed * 1000,
         )
 
     @property
     def enabled(self) -> bool:
         return self.logger.isEnabledFor(logging.INFO)
+
+
+def _elapsed_since(started_at: float) -> float:
+    return time.perf_counter() - started_at
 
 
 def _add_routes(app: web.Application) -> None:
@@ -109,11 +140,103 @@ def runner_options(config: Config) -> dict:
     }
 
 
+# An HTTP/0.9 request line (`GET /path`, no version) makes aiohttp's parser wait for headers
+# that will never come, until the idle timeout closes the connection without a word. Synapse
+# answers 400 at once; so does minihs, for the first request line of each connection, before
+# aiohttp's parser sees it.
+_VERSIONLESS_REPLY_BODY = (
+    b'{"errcode":"M_UNRECOGNIZED","error":"The request line has no HTTP version: '
+    b'HTTP/0.9 requests are not supported"}'
+)
+VERSIONLESS_REQUEST_REPLY = (
+    b"HTTP/1.1 400 Bad Request\r\n"
+    b"Content-Type: application/json\r\n"
+    b"Content-Length: " + str(len(_VERSIONLESS_REPLY_BODY)).encode() + b"\r\n"
+    b"Connection: close\r\n"
+    b"\r\n" + _VERSIONLESS_REPLY_BODY
+)
+
+
+class _RequestLineGuard(asyncio.Protocol):
+    """One connection's protocol: aiohttp's own, behind a check of the first request line."""
+
+    def __init__(self, make_handler: Callable[[], Any], max_line_bytes: int) -> None:
+        self._handler = make_handler()
+        self._max_line_bytes = max_line_bytes
+        self._transport: asyncio.BaseTransport | None = None
+        self._first_bytes: bytes | None = b""  # None once the first line has been passed on
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        self._handler.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._first_bytes is None:
+            self._handler.data_received(data)
+            return
+        self._first_bytes += data
+        line, newline, _rest = self._first_bytes.partition(b"\n")
+        if not newline and len(self._first_bytes) <= self._max_line_bytes:
+            return  # the line is not complete yet
+        line = line.rstrip(b"\r")
+        if newline and line and b" HTTP/" not in line:
+            transport: Any = self._transport  # uvloop's transports are not asyncio's classes
+            transport.write(VERSIONLESS_REQUEST_REPLY)
+            transport.close()
+            self._first_bytes = None
+            return
+        # A complete line with a version, an empty line, or a line too long: aiohttp's to judge.
+        data, self._first_bytes = self._first_bytes, None
+        self._handler.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._handler.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._handler.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._handler.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._handler.resume_writing()
+
+
+class MinihsRunner(web.AppRunner):
+    """``web.AppRunner`` whose connections answer a versionless request line with 400 at once.
+
+    Sites (``web.TCPSite`` and the others) take their protocol factory from the public
+    ``runner.server`` (aiohttp 3.14.5 checked; tests/test_protocol.py fails if a release stops
+    doing so); the runner's own shutdown uses the aiohttp server underneath, which every
+    connection's handler still registers with.
+    """
+
+    def __init__(self, app: web.Application, *, max_line_bytes: int, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._max_line_bytes = max_line_bytes
+
+    @property
+    def server(self) -> Any:
+        aiohttp_server = super().server
+        if aiohttp_server is None:
+            return None
+        max_line_bytes = self._max_line_bytes
+        return lambda: _RequestLineGuard(aiohttp_server, max_line_bytes)
+
+
+def make_runner(app: web.Application, config: Config, **kwargs: Any) -> MinihsRunner:
+    """The runner to serve ``app`` with: the configured limits and the request-line check.
+    ``kwargs`` go to ``web.AppRunner`` (``handle_signals``, ``shutdown_timeout``...)."""
+    return MinihsRunner(
+        app, max_line_bytes=config.limits.max_header_bytes, **runner_options(config), **kwargs
+    )
+
+
 def create_app(config: Config, homeserver: Homeserver | None = None) -> web.Application:
     """Build the application. Without ``homeserver``, one is opened on startup and closed on
     cleanup; with one, the caller owns its lifetime (the fixture server shares it)."""
     app = web.Application(
-        middlewares=[matrix_error_middleware],
+        middlewares=[timing_middleware, matrix_error_middleware, admin.reset_gate_middleware],
         client_max_size=config.limits.max_request_body_bytes,
     )
     _add_routes(app)

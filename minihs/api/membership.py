@@ -6,13 +6,38 @@ in a room". The rules each change must pass live in ``minihs.domain.membership_r
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from minihs.api.request import field, homeserver, json_object, requester
 from minihs.api.responses import json_response
+from minihs.spec.errors import bad_json
 
 # Keys of a join body that steer the request rather than describe the member.
 _JOIN_CONTROL_KEYS = ("third_party_signed", "membership")
+
+
+def _check_third_party_signed(body: dict[str, Any]) -> None:
+    """A ``third_party_signed`` must have the shape of the spec's "Third-party Signed" object
+    (string ``sender``, ``mxid`` and ``token``; ``signatures`` mapping servers to key IDs to
+    strings), or the join is 400 M_BAD_JSON. minihs has no third-party invites, so a well-formed
+    one is then not used (see the join docstrings)."""
+    signed = field(body, "third_party_signed", dict)
+    if signed is None:
+        return
+    # A missing key inside the object is a wrong shape (M_BAD_JSON), not a missing parameter.
+    for name in ("sender", "mxid", "token"):
+        value = signed.get(name)
+        if not isinstance(value, str) or (name != "token" and not value.startswith("@")):
+            raise bad_json(f"third_party_signed '{name}' must be a string" + (
+                "" if name == "token" else " starting with '@'"))
+    signatures = signed.get("signatures")
+    if not isinstance(signatures, dict):
+        raise bad_json("third_party_signed 'signatures' must be an object")
+    for keys in signatures.values():
+        if not isinstance(keys, dict) or not all(isinstance(sig, str) for sig in keys.values()):
+            raise bad_json("third_party_signed 'signatures' must map servers to key IDs to strings")
 
 
 async def _join(request: web.Request, room_id_or_alias: str) -> web.Response:
@@ -20,6 +45,7 @@ async def _join(request: web.Request, room_id_or_alias: str) -> web.Response:
     who = await requester(request)
     body = await json_object(request)
     field(body, "reason", str)
+    _check_third_party_signed(body)
     hs.ratelimits.joins_per_user.check(who.user_id)
     extra = {k: v for k, v in body.items() if k not in _JOIN_CONTROL_KEYS}
     room_id = await hs.rooms.join(who.user_id, room_id_or_alias, extra)
@@ -31,7 +57,8 @@ async def join_by_id_or_alias(request: web.Request) -> web.Response:
 
     Spec: "Joining rooms" > POST /join/{roomIdOrAlias}. Extra body keys (``reason`` and custom
     ones) go into the member event's content. ``via``/``server_name`` are ignored: minihs knows
-    only its own rooms.
+    only its own rooms. A malformed ``third_party_signed`` is 400 M_BAD_JSON; a well-formed one
+    is not used, as minihs has no third-party invites for it to match.
     """
     return await _join(request, request.match_info["roomIdOrAlias"])
 

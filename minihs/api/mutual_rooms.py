@@ -8,7 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from minihs.api.request import homeserver, query_param, requester
-from minihs.spec.errors import Codes, MatrixError, invalid_param
+from minihs.spec.errors import invalid_param
 from minihs.spec.ids import is_valid_user_id
 from minihs.api.responses import json_response
 from minihs.domain.mutual_rooms import MutualRoomsPage
@@ -19,9 +19,9 @@ UNSTABLE_PATH = "/_matrix/client/unstable/uk.half-shot.msc2666/user/mutual_rooms
 
 async def _mutual_rooms_page(request: web.Request, from_token: str | None) -> MutualRoomsPage:
     hs = homeserver(request)
+    # Spec: guests are refused (403 M_GUEST_ACCESS_FORBIDDEN). minihs has no guests to refuse:
+    # POST /register?kind=guest is 403, so every access token belongs to a full user.
     who = await requester(request)
-    if who.is_guest:
-        raise MatrixError(403, Codes.GUEST_ACCESS_FORBIDDEN, "Guests cannot query mutual rooms")
     hs.ratelimits.mutual_rooms_per_user.check(who.user_id)
     # Spec 400: "the `user_id` parameter was missing, non-compliant, or was the sender's own
     # user ID". All three are M_INVALID_PARAM, as the spec's example shows.

@@ -7,6 +7,7 @@ Authentication". Access tokens are random; only their SHA-256 digest is stored o
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import string
 import time
@@ -37,12 +38,24 @@ class Session:
     access_token: str | None
 
 
+_TOKEN_BYTES = 32
+# Exactly what new_access_token makes: the prefix and 32 random bytes in unpadded URL-safe
+# base64 (43 characters, the last of which carries 4 zero bits, so it is one of 16).
+_ACCESS_TOKEN = re.compile(r"mhs_[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]")
+
+
 def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
 def new_access_token() -> str:
-    return "mhs_" + secrets.token_urlsafe(32)
+    return "mhs_" + secrets.token_urlsafe(_TOKEN_BYTES)
+
+
+def is_canonical_access_token(token: str) -> bool:
+    """Whether ``token`` has the one form minihs issues. Anything else is unknown without a
+    lookup: no second spelling of a token, and no database query for garbage."""
+    return _ACCESS_TOKEN.fullmatch(token) is not None
 
 
 def new_device_id() -> str:
@@ -215,6 +228,8 @@ class Accounts:
     # --- tokens ----------------------------------------------------------------------------
 
     async def requester_for_token(self, token: str) -> TokenOwner | None:
+        if not is_canonical_access_token(token):
+            return None
         digest = token_digest(token)
         owner = self._token_cache.get(digest)
         if owner is None:

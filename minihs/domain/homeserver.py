@@ -2,12 +2,18 @@
 
 The HTTP layer reaches everything through ``request.app[HOMESERVER]`` (``minihs.api.request``);
 tests and the fixture server use the same object to reset state. Nothing here knows HTTP.
+
+A reset is one step: the request gate (:mod:`minihs.domain.request_gate`) lets the requests in
+flight finish and holds new ones; the database becomes empty in one step of its own writer
+thread; and in the callback of that step, on the event loop before anything else can run,
+every in-memory structure is forgotten with it. No request sees the old server and the new one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from dataclasses import dataclass
-
 
 from minihs.domain.account_data import AccountData
 from minihs.domain.accounts import Accounts
@@ -16,6 +22,7 @@ from minihs.config import Config
 from minihs.domain.joined_rooms import JoinedRoomsIndex
 from minihs.domain.mutual_rooms import MutualRooms
 from minihs.domain.ratelimit import Ratelimiter
+from minihs.domain.request_gate import RequestGate
 from minihs.domain.rooms import Rooms
 from minihs.store.accounts import AccountStore
 from minihs.store.database import Database
@@ -59,22 +66,11 @@ class Homeserver:
     def __init__(self, config: Config, db: Database) -> None:
         self.config = config
         self.db = db
+        self.gate = RequestGate()
         self.accounts = Accounts(config, AccountStore(db))
         self.joined_rooms = JoinedRoomsIndex()
         self.rooms = Rooms(config, RoomStore(db), self.joined_rooms)
-        self.mutual_rooms = MutualRooms.with_key(
-            self.joined_rooms,
-            config.mutual_rooms.page_size,
-            config.token_signing_key,
-            config.mutual_rooms.token_lifetime_seconds,
-        )
         self.ratelimits = Ratelimiters.from_config(config)
-        self.registration_auth = RegistrationAuth(
-            config.registration.mode, config.registration.tokens
-        )
-        self.shared_secret_registration = SharedSecretRegistration(
-            config.registration.shared_secret, self.accounts
-        )
         # Profile, account data, presence, typing and receipts: each reports its changes to
         # ``changes`` (the sync waiters listen there).
         self.changes = ChangeListeners()
@@ -85,7 +81,27 @@ class Homeserver:
         self.presence = Presence(self.joined_rooms, self.changes)
         self.typing = Typing(self.joined_rooms, self.changes)
         self.receipts = Receipts(ReceiptStore(db), self.account_data, self.joined_rooms, self.changes)
-        self._empty: Database | None = None
+        self._forget_memory(pagination_salt="")
+
+    def _forget_memory(self, pagination_salt: str) -> None:
+        """(Re)build the in-memory structures a reset replaces whole: sessions, nonces, keys."""
+        config = self.config
+        # A reset rotates the key of mutual-rooms pagination tokens (the salt): a token issued
+        # before it names rooms that are gone, and must not page the new server. A configured
+        # key alone still survives a restart, as it is meant to.
+        key = config.token_signing_key and config.token_signing_key + pagination_salt
+        self.mutual_rooms = MutualRooms.with_key(
+            self.joined_rooms,
+            config.mutual_rooms.page_size,
+            key,
+            config.mutual_rooms.token_lifetime_seconds,
+        )
+        self.registration_auth = RegistrationAuth(  # and with it, every UIA session
+            config.registration.mode, config.registration.tokens
+        )
+        self.shared_secret_registration = SharedSecretRegistration(  # and its nonces
+            config.registration.shared_secret, self.accounts
+        )
 
     @classmethod
     async def open(cls, config: Config) -> "Homeserver":
@@ -99,13 +115,22 @@ class Homeserver:
         return homeserver
 
     async def reset(self) -> None:
-        """Forget every user, room and token: copy a pristine, migrated database over ours.
+        """Forget every user, room, token and session, as a freshly started server would.
 
-        The pristine copy is made once, so a reset costs one page copy, not a migration run.
+        Requests in flight finish first; requests that arrive meanwhile wait, then run against
+        the empty server. Once started, a reset runs to its end even if its caller is cancelled
+        (a client hanging up on the reset endpoint): no half-reset server, no gate left shut.
         """
-        if self._empty is None:
-            self._empty = await Database.open(":memory:")
-        await self._empty.backup_to(self.db)
+        await asyncio.shield(asyncio.ensure_future(self._reset()))
+
+    async def _reset(self) -> None:
+        async with self.gate.exclusive():
+            await self.db.replace_with_empty(on_settled=self._forget_after_reset)
+
+    def _forget_after_reset(self, replaced: bool, _result: object) -> None:
+        # On the event loop, right after the database step and before any later one settles.
+        if not replaced:
+            return  # the database is unchanged (the error reaches reset()'s caller): keep all
         self.accounts.clear_caches()
         self.rooms.clear_caches()
         self.joined_rooms.clear()
@@ -113,9 +138,8 @@ class Homeserver:
         self.profiles.clear_caches()
         self.presence.clear()
         self.typing.clear()
+        self._forget_memory(pagination_salt=secrets.token_hex(16))
 
     async def close(self) -> None:
         self.typing.clear()  # no typing timer may outlive the homeserver
-        if self._empty is not None:
-            await self._empty.close()
         await self.db.close()

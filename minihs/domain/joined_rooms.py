@@ -60,7 +60,3 @@ class JoinedRoomsIndex:
         if not rooms_a or not rooms_b:
             return set()
         return rooms_a & rooms_b
-
-    def as_pairs(self) -> set[tuple[str, str]]:
-        """Every (user_id, room_id) pair: for checking the index against the database."""
-        return {(user, room) for user, rooms in self._rooms_of.items() for room in rooms}

@@ -75,6 +75,10 @@ class PaginationTokens:
             last_room_id = room.decode("utf-8")
         except (ValueError, UnicodeError, binascii.Error):
             raise invalid_param("Malformed 'from' token") from None
+        # Only the spelling issue() makes: int() and base64 also read "0x1A", "+1a", "1_a" or
+        # a last character with stray low bits, which would give one token many spellings.
+        if issued < 0 or issued_text != f"{issued:x}" or room_text != _b64(room):
+            raise invalid_param("Malformed 'from' token")
         if not hmac.compare_digest(mac, self._mac(requester, other, issued, room)):
             raise invalid_param("Invalid 'from' token: not issued for this pair of users")
         age = self._clock() - issued

@@ -83,12 +83,19 @@ class Profiles:
                 self._remember(user_id, fields)
         return dict(fields)
 
-    async def set_field(self, requester: str, user_id: str, name: str, value: Any) -> None:
-        """PUT /profile/{userId}/{keyName}, then the member event in every joined room."""
+    @staticmethod
+    def check_settable(requester: str, user_id: str, name: str) -> None:
+        """May ``requester`` set field ``name`` of ``user_id``'s profile?"""
         if not is_valid_user_id(user_id):
             raise invalid_param("Invalid user id")
         if user_id != requester:
             raise forbidden(f"Cannot set another user's {name}")
+        if name not in MAX_LENGTHS:
+            raise forbidden(f"Profile field {name!r} cannot be set here")
+
+    async def set_field(self, requester: str, user_id: str, name: str, value: Any) -> None:
+        """PUT /profile/{userId}/{keyName}, then the member event in every joined room."""
+        self.check_settable(requester, user_id, name)
         # Spec: "Servers MAY reject null values"; Synapse does, and so does minihs.
         if not isinstance(value, str):
             raise invalid_param(f"'{name}' must be a string")

@@ -4,11 +4,13 @@ Every membership change in a room runs under that room's lock (as Synapse serial
 Linearizer): check the authorization rules against the room's current state, build the event,
 commit it with its state in one transaction, and only then advance the in-memory state and the
 joined-rooms index. A failure anywhere before the commit changes nothing.
+
+(Over 400 lines since profiles: a join carries the user's profile, and a profile change sends a
+member event in each joined room; both run inside the membership path and its room locks.)
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 import string
 from typing import Any, Awaitable, Callable
@@ -21,6 +23,8 @@ from minihs.spec.events import Event, RoomVersion, build_event, check_content, c
 from minihs.spec.ids import is_valid_room_alias, is_valid_room_id, is_valid_user_id
 from minihs.spec.json_codec import dumps
 from minihs.domain.joined_rooms import JoinedRoomsIndex
+from minihs.domain.keyed_lock import KeyedLock
+from minihs.domain.room_cache import RoomCache
 from minihs.domain.room_creation import (
     CreateRoomRequest,
     InitialEvent,
@@ -32,6 +36,9 @@ from minihs.domain.room_state import MEMBER, RoomState
 from minihs.store.rooms import AliasTaken, NewEvent, RoomIdTaken, RoomStore
 
 MEMBERSHIPS = ("join", "invite", "knock", "leave", "ban")
+# How many rooms' current state stay in memory. A room's state is a few kilobytes; one that
+# falls out is read back from the database on its next use.
+ROOM_CACHE_SIZE = 10_000
 
 
 def persistable(event: Event) -> NewEvent:
@@ -83,12 +90,23 @@ def build_initial_events(
 
 
 class Rooms:
-    def __init__(self, config: Config, store: RoomStore, index: JoinedRoomsIndex) -> None:
+    """The rooms of this server. Two bounded tables live here: the current state of recently
+    used rooms (least recently used first, at most ``cache_size`` of them, plus any whose lock
+    is held) and the locks of rooms someone is changing or loading right now. The joined-rooms
+    index is not a cache: it always holds every joined membership."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: RoomStore,
+        index: JoinedRoomsIndex,
+        cache_size: int = ROOM_CACHE_SIZE,
+    ) -> None:
         self._config = config
         self._store = store
         self._index = index
-        self._rooms: dict[str, RoomState] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks = KeyedLock()
+        self._rooms = RoomCache(cache_size, is_pinned=self._locks.in_use)
         # The profile a join carries into its member event (set by the Homeserver to
         # Profiles.member_profile); None: joins carry no profile.
         self.member_profile: Callable[[str], Awaitable[dict[str, str]]] | None = None
@@ -98,11 +116,8 @@ class Rooms:
         self._index.clear()
         await self._store.joined_rooms_by_user(self._index.add_users)
 
-    async def stored_joined_pairs(self) -> set[tuple[str, str]]:
-        """Every (user_id, room_id) the database says is joined: what the index must equal."""
-        return set(await self._store.joined_pairs())
-
     def clear_caches(self) -> None:
+        """Forget every cached room and lock (a reset: the database was replaced)."""
         self._rooms.clear()
         self._locks.clear()
 
@@ -154,23 +169,42 @@ class Rooms:
         room = RoomState(room_nid, events[0].room_id, version, {}, "", 0)
         for event in events:
             room.apply(event)
-        self._rooms[room.room_id] = room
+        self._rooms.put(room)
         for event in events:
             if event.type == MEMBER:
                 self._index.record(event.state_key, room.room_id, event.content["membership"])
 
     # --- looking rooms up ------------------------------------------------------------------
 
-    async def _room(self, room_id: str) -> RoomState:
+    async def _room(self, room_id: str, *, locked: bool = False) -> RoomState:
+        """The room's current state, from the cache or else the database. ``locked``: the
+        caller holds the room's lock.
+
+        A load runs under the room's lock: a membership change releases that lock only once
+        its event is committed and applied, so a copy read from the database under it can
+        never miss a change and then be cached as current.
+        """
         room = self._rooms.get(room_id)
-        if room is None:
-            if not is_valid_room_id(room_id):
-                raise not_found(f"Unknown room {room_id}")
-            stored = await self._store.stored_room(room_id)
-            if stored is None:
-                raise not_found(f"Unknown room {room_id}")
-            # Another coroutine may have loaded it meanwhile; keep the first copy.
-            room = self._rooms.setdefault(room_id, RoomState.from_stored(stored))
+        if room is not None:
+            return room
+        if not is_valid_room_id(room_id):
+            raise not_found(f"Unknown room {room_id}")
+        if locked:
+            return await self._load(room_id)
+        held = await self._locks.acquire(room_id)
+        try:
+            # Whoever held the lock before us may have loaded it meanwhile.
+            room = self._rooms.get(room_id)
+            return room if room is not None else await self._load(room_id)
+        finally:
+            held.release()
+
+    async def _load(self, room_id: str) -> RoomState:
+        stored = await self._store.stored_room(room_id)
+        if stored is None:
+            raise not_found(f"Unknown room {room_id}")
+        room = RoomState.from_stored(stored)
+        self._rooms.put(room)
         return room
 
     async def resolve_alias(self, alias: str) -> str:
@@ -183,12 +217,6 @@ class Rooms:
         return room_id
 
     # --- membership ------------------------------------------------------------------------
-
-    def _lock(self, room_id: str) -> asyncio.Lock:
-        lock = self._locks.get(room_id)
-        if lock is None:
-            lock = self._locks[room_id] = asyncio.Lock()
-        return lock
 
     async def _change_membership(
         self,
@@ -206,10 +234,13 @@ class Rooms:
         the room's next change start from a state that is not yet the committed one.
         """
         check_content(content)
-        lock = self._lock(room_id)
-        await lock.acquire()
+        lock = await self._locks.acquire(room_id)
         try:
-            room = await self._room(room_id)
+            if content["membership"] == "join":
+                # An unknown room to join is 404, as Synapse answers ("No known servers").
+                room = await self._room(room_id, locked=True)
+            else:
+                room = await self._known_room_or_forbidden(room_id, sender, locked=True)
             check(room)
             current = room.content_of(MEMBER, target)
             if current == content and room.state[(MEMBER, target)][1]["sender"] == sender:
@@ -323,12 +354,24 @@ class Rooms:
         """GET /joined_rooms, from the index."""
         return sorted(self._index.joined_rooms_of(user_id))
 
+    async def _known_room_or_forbidden(
+        self, room_id: str, user_id: str, *, locked: bool = False
+    ) -> RoomState:
+        """The room, or the 403 M_FORBIDDEN a room the user is not in gets: the spec documents
+        403 for these endpoints, and the same answer for both does not leak that a room exists."""
+        try:
+            return await self._room(room_id, locked=locked)
+        except MatrixError as error:
+            if error.errcode != "M_NOT_FOUND":
+                raise
+            raise forbidden(f"{user_id} not in room {room_id}.") from None
+
     async def _room_visible_to(self, user_id: str, room_id: str) -> RoomState:
-        room = await self._room(room_id)
+        room = await self._known_room_or_forbidden(room_id, user_id)
         # minihs shows a room's state to its current members only; Synapse also shows former
         # members the state as it was when they left (see README).
         if room.membership_of(user_id) != "join":
-            raise forbidden(f"User {user_id} not in room {room_id}")
+            raise forbidden(f"{user_id} not in room {room_id}.")
         return room
 
     async def joined_members(self, user_id: str, room_id: str) -> dict[str, dict[str, Any]]:
@@ -336,10 +379,13 @@ class Rooms:
         joined = {}
         for member in room.members_with("join"):
             content = room.content_of(MEMBER, member) or {}
-            joined[member] = {
-                "display_name": content.get("displayname"),
-                "avatar_url": content.get("avatar_url"),
-            }
+            # The spec types both as strings: one the member event does not give (as a string)
+            # is left out rather than sent as null. minihs has no profiles to fall back on.
+            profile = {}
+            for key, source in (("display_name", "displayname"), ("avatar_url", "avatar_url")):
+                if isinstance(content.get(source), str):
+                    profile[key] = content[source]
+            joined[member] = profile
         return joined
 
     async def members(

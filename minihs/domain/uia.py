@@ -5,6 +5,12 @@ Registration offers one flow: ``[m.login.dummy]`` when registration is open, or
 stage is Synapse's, kept so that clients written against Synapse (matrix-nio's
 ``register_with_token``) work unchanged. A session, with the stages it has completed, lives in
 memory for :data:`SESSION_LIFETIME_S`; losing sessions on restart only makes a client start again.
+
+Sessions are bounded in time and in number: an expired one answers as an unknown one, and at
+most :data:`MAX_SESSIONS` live at once (a flood of new sessions pushes out the oldest). Synapse
+keeps its database-backed UIA sessions 48 hours (``AuthHandler.SESSION_EXPIRE_MS``; its
+``ui_auth.session_timeout`` is another thing: how long a completed UIA may be reused). A
+registration takes seconds, so half an hour of memory is plenty here.
 """
 
 from __future__ import annotations
@@ -12,15 +18,16 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from minihs.spec.errors import Codes, MatrixError
 
 DUMMY = "m.login.dummy"
 REGISTRATION_TOKEN = "m.login.registration_token"
 SESSION_LIFETIME_S = 30 * 60
-_MAX_SESSIONS = 10_000
+MAX_SESSIONS = 10_000
 
 
 @dataclass
@@ -59,25 +66,50 @@ class AuthRequired(MatrixError):
 
 
 class RegistrationAuth:
-    def __init__(self, mode: str, tokens: list[str]) -> None:
+    """Registration's UIA sessions. ``clock`` is the one place time is read (seconds, only
+    differences matter), so a test or a server-wide clock can stand in for it."""
+
+    def __init__(
+        self,
+        mode: str,
+        tokens: list[str],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_sessions: int = MAX_SESSIONS,
+    ) -> None:
         self._stages = [REGISTRATION_TOKEN, DUMMY] if mode == "token" else [DUMMY]
         self._tokens = tokens
-        self._sessions: dict[str, _Session] = {}
+        self._clock = clock
+        self._max_sessions = max_sessions
+        # Insertion order is creation order, and every session lives as long: the first
+        # entries are always the first to expire. (An OrderedDict: a plain dict slows down
+        # when entries keep being removed from its front.)
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+
+    def clear_caches(self) -> None:
+        """Forget every session (a reset)."""
+        self._sessions.clear()
 
     def is_valid_token(self, token: str) -> bool:
         return any(hmac.compare_digest(token.encode(), known.encode()) for known in self._tokens)
 
     def _new_session(self) -> tuple[str, _Session]:
-        now = time.monotonic()
-        if len(self._sessions) >= _MAX_SESSIONS:
-            self._sessions = {k: s for k, s in self._sessions.items() if s.expires > now}
+        now = self._clock()
+        sessions = self._sessions
+        # Drop the expired ones (all at the front), then the oldest while still full.
+        while sessions:
+            oldest = sessions[next(iter(sessions))]
+            if oldest.expires > now and len(sessions) < self._max_sessions:
+                break
+            sessions.popitem(last=False)
         session_id = secrets.token_urlsafe(18)
-        session = self._sessions[session_id] = _Session(now + SESSION_LIFETIME_S)
+        session = sessions[session_id] = _Session(now + SESSION_LIFETIME_S)
         return session_id, session
 
     def _known(self, session_id: Any) -> _Session | None:
         session = self._sessions.get(session_id) if isinstance(session_id, str) else None
-        if session is None or session.expires <= time.monotonic():
+        if session is not None and session.expires <= self._clock():
+            del self._sessions[session_id]
             return None
         return session
 

@@ -17,7 +17,6 @@ class UserExists(Exception):
 class TokenOwner:
     user_id: str
     device_id: str
-    is_guest: bool
 
 
 def _create_account(
@@ -114,11 +113,10 @@ def _delete_all_devices(conn: sqlite3.Connection, user_id: str) -> list[bytes]:
 
 def _token_owner(conn: sqlite3.Connection, token_digest: bytes) -> TokenOwner | None:
     row = conn.execute(
-        "SELECT t.user_id, t.device_id, u.is_guest FROM access_tokens t "
-        "JOIN users u ON u.user_id = t.user_id WHERE t.token_digest = ?",
+        "SELECT user_id, device_id FROM access_tokens WHERE token_digest = ?",
         (token_digest,),
     ).fetchone()
-    return None if row is None else TokenOwner(row[0], row[1], bool(row[2]))
+    return None if row is None else TokenOwner(row[0], row[1])
 
 
 def _password_hash_of(conn: sqlite3.Connection, user_id: str) -> str | None:

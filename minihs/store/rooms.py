@@ -129,13 +129,6 @@ def _room_id_for_alias(conn: sqlite3.Connection, alias: str) -> str | None:
     return None if row is None else row[0]
 
 
-def _joined_pairs(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-    return conn.execute(
-        "SELECT m.user_id, r.room_id FROM memberships m JOIN rooms r ON r.room_nid = m.room_nid "
-        "WHERE m.membership = 'join'"
-    ).fetchall()
-
-
 def _joined_rooms_by_user(conn: sqlite3.Connection, visit) -> int:
     # One row per user, their joined rooms' numeric handles concatenated by SQLite while it
     # walks the covering index memberships_joined: a million memberships cost a hundred
@@ -190,10 +183,6 @@ class RoomStore:
 
     async def room_id_for_alias(self, alias: str) -> str | None:
         return await self._db.read(_room_id_for_alias, alias)
-
-    async def joined_pairs(self) -> list[tuple[str, str]]:
-        """Every (user_id, room_id) whose current membership is join."""
-        return await self._db.read(_joined_pairs)
 
     async def joined_rooms_by_user(self, visit) -> int:
         """Call ``visit(chunk)`` with lists of (user_id, set of joined room IDs) covering every

@@ -10,7 +10,7 @@ the server writes, without the round trips:
   a seeded database loads them, lets users join and leave them, and answers about them exactly
   as it does for rooms created over HTTP;
 * each room's events, current state and membership rows are written with ``executemany``, one
-  transaction per chunk of rooms, on a plain ``sqlite3`` connection (no aiosqlite round trips).
+  transaction per chunk of rooms, on a plain ``sqlite3`` connection (no round trips to a database thread).
 
 Unlike the rest of ``minihs.store`` this module reaches up into the domain modules, to reuse
 their event building instead of copying it; nothing in the server imports it, so the layering
@@ -38,6 +38,7 @@ from minihs.domain.room_creation import CreateRoomRequest, initial_events
 from minihs.domain.room_state import MEMBER, RoomState
 from minihs.domain.rooms import build_initial_events, new_room_id, persistable
 from minihs.store.database import BUSY_TIMEOUT_MS
+from minihs.store.exclusive import lock_database
 from minihs.store.rooms import NewEvent
 from minihs.store.schema import migrate
 
@@ -75,6 +76,21 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
+def _localpart(user_id: str) -> str:
+    return user_id[1:].partition(":")[0]
+
+
+def _insert_users(conn: sqlite3.Connection, rows: list[tuple[str, str | None, int]]) -> None:
+    """Users with the profile registration gives them: their localpart as display name."""
+    conn.executemany(
+        "INSERT INTO users (user_id, password_hash, is_admin, created_ts) VALUES (?, ?, 0, ?)", rows
+    )
+    conn.executemany(
+        "INSERT INTO profiles (user_id, displayname) VALUES (?, ?)",
+        [(user_id, _localpart(user_id)) for user_id, _, _ in rows],
+    )
+
+
 def build_room_events(
     version: RoomVersion,
     creator: str,
@@ -92,6 +108,7 @@ def build_room_events(
     """
     room_id = None if version.room_id_from_create_event else new_room_id(server_name, rng)
     plan = initial_events(CreateRoomRequest(preset=preset), creator, version, None)
+    plan[1].content["displayname"] = _localpart(creator)  # a join carries the profile
     events = build_initial_events(version, plan, room_id, origin_server_ts)
     staging = RoomState(0, events[0].room_id, version, {}, "", 0)
     for event in events:
@@ -101,7 +118,8 @@ def build_room_events(
         membership_rules.check_join(staging, joiner)
         if staging.membership_of(joiner) == "join":
             continue  # joining again changes nothing (the server records no event either)
-        event = staging.next_event(MEMBER, joiner, {"membership": "join"}, joiner, origin_server_ts)
+        content = {"membership": "join", "displayname": _localpart(joiner)}
+        event = staging.next_event(MEMBER, joiner, content, joiner, origin_server_ts)
         staging.apply(event)
         events.append(event)
     return staging.room_id, events
@@ -142,12 +160,20 @@ class Seeder:
         self._chunk_users = chunk_users
         self._progress = progress
         self._rng = random.Random(seed)
-        self._conn = sqlite3.connect(path, isolation_level=None)
+        # The lock a server takes: a seeder must not write under a running server, nor a
+        # server start on a half-seeded file.
+        self._lock = lock_database(path)
+        try:
+            self._conn = sqlite3.connect(path, isolation_level=None)
+        except BaseException:
+            self._lock.release()
+            raise
         try:
             _configure(self._conn)
             migrate(self._conn)
         except BaseException:
             self._conn.close()
+            self._lock.release()
             raise
         # v12 derives the room ID from the create event; distinct timestamps keep two rooms of
         # the same creator apart, also from rooms already in the database.
@@ -162,6 +188,7 @@ class Seeder:
 
     def close(self) -> None:
         self._conn.close()
+        self._lock.release()
 
     def user_id(self, localpart: str) -> str:
         return user_id_for(localpart, self.server_name)
@@ -202,14 +229,7 @@ class Seeder:
         self._report("users", 0, len(user_ids))
         for chunk in _chunks(user_ids, self._chunk_users):
             rows = [(user_id, password_hash, now) for user_id in chunk]
-            self._write(
-                lambda conn, rows: conn.executemany(
-                    "INSERT INTO users (user_id, password_hash, is_admin, created_ts) "
-                    "VALUES (?, ?, 0, ?)",
-                    rows,
-                ),
-                rows,
-            )
+            self._write(_insert_users, rows)
             done += len(chunk)
             self._report("users", done, len(user_ids))
         return user_ids

@@ -19,6 +19,7 @@ status other than the one the call expects.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import dataclasses
 import http.client
 import itertools
@@ -105,8 +106,10 @@ testing_config.__test__ = False  # type: ignore[attr-defined]  # not a test, des
 
 
 # Servers still running when the interpreter exits are stopped properly, so that a file
-# database is closed rather than abandoned mid-write when the daemon threads die. threading's
-# own exit hooks run while other threads still work (concurrent.futures relies on the same).
+# database is closed (and its lock released) rather than abandoned mid-write when the daemon
+# threads die. A plain atexit hook is early enough: the server thread and the database thread
+# are daemons, so the interpreter waits for neither before it runs atexit hooks, and both still
+# run while the hooks do.
 _running: "weakref.WeakSet[MinihsServer]" = weakref.WeakSet()
 
 
@@ -118,8 +121,7 @@ def _stop_forgotten_servers() -> None:
             pass
 
 
-if hasattr(threading, "_register_atexit"):
-    threading._register_atexit(_stop_forgotten_servers)  # type: ignore[attr-defined]
+atexit.register(_stop_forgotten_servers)
 
 
 class _Connections(threading.local):
@@ -218,17 +220,17 @@ class MinihsServer:
     async def _serve(self) -> None:
         from aiohttp import web
 
-        from minihs.api.app import create_app, runner_options
+        from minihs.api.app import create_app, make_runner
         from minihs.domain.homeserver import Homeserver
 
         homeserver = await Homeserver.open(self.config)
         runner = None
         try:
-            runner = web.AppRunner(
+            runner = make_runner(
                 create_app(self.config, homeserver),
+                self.config,
                 handle_signals=False,
                 shutdown_timeout=SHUTDOWN_GRACE_S,
-                **runner_options(self.config),
             )
             await runner.setup()
             site = web.TCPSite(runner, self.host, self._requested_port)
@@ -272,9 +274,11 @@ class MinihsServer:
     # --- state ---------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget every user, room and access token (and the in-memory index), as a freshly
-        started server would. Blocks until done; safe from sync code and from inside a running
-        asyncio loop, which it does not touch."""
+        """Forget every user, room and access token (and the in-memory index, sessions, rate
+        limits), as a freshly started server would. Blocks until done; safe from sync code and
+        from inside a running asyncio loop, which it does not touch, and safe while other
+        threads or processes send requests: those in flight finish first, those that arrive
+        meanwhile wait and then see the empty server (a token from before is then 401)."""
         self._require_running()
         if threading.current_thread() is self._thread:
             raise RuntimeError("reset() cannot be called from the server's own thread")

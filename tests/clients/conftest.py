@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import importlib.util
 import json
-import os
 import threading
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Iterator
@@ -25,23 +24,23 @@ import pytest
 from aiohttp import web
 
 from conftest import test_config
+from prerequisites import prerequisite_missing
 from minihs.api.app import create_app
 from minihs.config import Config
 
 MUTUAL_ROOMS_PAGE_SIZE = 1
 SERVER_START_TIMEOUT_S = 10
-IN_CI = os.environ.get("CI") == "true"
 
 
 def require_client_library(module: str, distribution: str) -> None:
-    """Skip the calling test module when a client library is not installed -- except in CI,
-    which installs the ``test`` extra: there a skip would hide a broken install, so it fails."""
+    """Skip the calling test module when a client library is not installed; under CI=true,
+    which installs the ``test`` extra, fail instead (tests/prerequisites.py)."""
     if importlib.util.find_spec(module) is not None:
         return
-    reason = f"{distribution} is not installed: pip install -e '.[test]'"
-    if IN_CI:
-        pytest.fail(f"{reason} (CI must install it before running the tests)", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
+    prerequisite_missing(
+        f"{distribution} is not installed: pip install -c requirements/test.lock -e '.[test]'",
+        module_level=True,
+    )
 
 
 def client_test_config() -> Config:

@@ -186,7 +186,8 @@ async def test_joined_members_lists_joined_users_but_not_invitees(alice, bob, ca
     await bob.join_room_by_id(room_id)
     members = await alice.get_joined_members(room_id)
     assert sorted(members) == sorted([alice.mxid, bob.mxid])
-    assert all(m.displayname is None and m.avatar_url is None for m in members.values())
+    # minihs leaves out the names it does not have; mautrix reads a missing one as "".
+    assert all(not m.displayname and not m.avatar_url for m in members.values())
 
 
 async def test_leaving_drops_the_room_from_joined_rooms_and_members(alice, bob):
