@@ -13,14 +13,13 @@ setup(
     package_data={"minihs": ["openapi.json", "config.sample.yaml"]},
     install_requires=[
         "aiohttp>=3.9",
-        "aiosqlite>=0.20",
         "pyyaml>=6.0",
         "canonicaljson>=2.0",
-        # Response and event encoding: ~7x the stdlib's speed, same bytes (see jsonutil.py).
+        # Response and event encoding: ~7x the stdlib's speed, same bytes (see minihs/spec/json_codec.py).
         "orjson>=3.9",
-        # argon2id password hashing, OWASP's first choice (see passwords.py).
+        # argon2id password hashing, OWASP's first choice (see minihs/domain/passwords.py).
         "argon2-cffi>=21.2",
-        # The event loop in C (libuv): ~40 µs less server CPU per request (see event_loop.py).
+        # The event loop in C (libuv): ~40 µs less server CPU per request (see minihs/api/event_loop.py).
         # It has no Windows build; there minihs runs on asyncio's own loop.
         'uvloop>=0.19; sys_platform != "win32" and platform_python_implementation == "CPython"',
     ],

@@ -1,7 +1,8 @@
 """Memory stays bounded however many rooms and registrations a server sees.
 
 The room cache keeps at most its size of rooms (plus any whose lock is in use), a room's lock
-exists only while it is held or awaited, and UIA sessions are capped in number. A room that
+exists only while it is held or awaited, and UIA sessions and cached access tokens are capped
+in number. A room that
 falls out of the cache is read back from the database on its next use, and the joined-rooms
 index, which is not a cache, stays complete throughout.
 """
@@ -13,6 +14,7 @@ import asyncio
 import pytest
 
 from minihs.config import Config
+from minihs.domain.accounts import TOKEN_CACHE_SIZE, Accounts, new_access_token
 from minihs.domain.joined_rooms import JoinedRoomsIndex
 from minihs.domain.room_creation import CreateRoomRequest
 from minihs.domain.room_state import CREATE, MEMBER
@@ -20,6 +22,7 @@ from minihs.domain.rooms import ROOM_CACHE_SIZE, Rooms, persistable
 from minihs.domain.uia import MAX_SESSIONS, RegistrationAuth
 from minihs.spec.events import ROOM_VERSIONS
 from minihs.store.database import Database
+from minihs.store.accounts import TokenOwner
 from minihs.store.rooms import RoomStore, StoredRoom
 from minihs.testing.seeding import build_room_events
 
@@ -84,6 +87,39 @@ def test_100000_registration_attempts_leave_the_uia_sessions_bounded():
         auth.authenticate({"type": "m.login.dummy"})
         most = max(most, len(auth._sessions))
     assert most == len(auth._sessions) == MAX_SESSIONS
+
+
+class EveryTokenStore:
+    """An account store that knows every token: each belongs to its own device of alice."""
+
+    def __init__(self) -> None:
+        self.lookups = 0
+
+    async def token_owner(self, digest: bytes) -> TokenOwner:
+        self.lookups += 1
+        return TokenOwner(CREATOR, digest.hex()[:10])
+
+
+async def test_100000_distinct_access_tokens_leave_the_token_cache_bounded():
+    accounts = Accounts(Config(), EveryTokenStore())
+    most = 0
+    for _ in range(DISTINCT_ROOMS):
+        assert await accounts.requester_for_token(new_access_token()) is not None
+        most = max(most, len(accounts._token_cache))
+    assert most == TOKEN_CACHE_SIZE
+
+
+async def test_the_newest_cached_token_is_answered_from_memory_after_the_oldest_goes():
+    store = EveryTokenStore()
+    accounts = Accounts(Config(), store)
+    tokens = [new_access_token() for _ in range(TOKEN_CACHE_SIZE + 1)]
+    for token in tokens:
+        await accounts.requester_for_token(token)
+    lookups = store.lookups
+    await accounts.requester_for_token(tokens[-1])
+    assert store.lookups == lookups  # still cached
+    await accounts.requester_for_token(tokens[0])
+    assert store.lookups == lookups + 1  # pushed out, read again
 
 
 # --- through the in-memory database, with a small cache ---------------------------------------

@@ -56,6 +56,8 @@ def test_the_contracts_are_kept():
         ("minihs.domain.accounts", "import minihs.api.request", "Layers: tools > HTTP > domain"),
         ("minihs.api.rooms", "import minihs.testing.server", "Layers: tools > HTTP > domain"),
         ("minihs.config", "import minihs.domain.rooms", "The configuration is read by every layer"),
+        ("minihs.testing.seeding", "import sqlite3", "Only the store speaks SQLite"),
+        ("minihs.domain.rooms", "import sqlite3", "Only the store speaks SQLite"),
     ],
 )
 def test_an_import_the_wrong_way_breaks_a_contract(tree_copy, module, statement, contract):

@@ -66,11 +66,17 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+# Live access tokens whose owners are kept in memory; beyond that a token costs one indexed read.
+TOKEN_CACHE_SIZE = 10_000
+
+
 class Accounts:
     def __init__(self, config: Config, store: AccountStore) -> None:
         self._config = config
         self._store = store
         # digest -> owner. Tokens are looked up on every request; this keeps SQL off that path.
+        # At most TOKEN_CACHE_SIZE entries, the oldest cached first out (dicts keep insertion
+        # order), so a server that sees millions of tokens does not keep them all.
         self._token_cache: dict[bytes, TokenOwner] = {}
         # Bumped on every revocation: a lookup that raced a logout must not re-cache its token.
         self._revocations = 0
@@ -236,6 +242,8 @@ class Accounts:
             revocations = self._revocations
             owner = await self._store.token_owner(digest)
             if owner is not None and revocations == self._revocations:
+                if len(self._token_cache) >= TOKEN_CACHE_SIZE:
+                    del self._token_cache[next(iter(self._token_cache))]
                 self._token_cache[digest] = owner
         return owner
 

@@ -86,7 +86,8 @@ def _run_group(conn: sqlite3.Connection, units: list[tuple[Unit, tuple[Any, ...]
     return outcomes
 
 
-def _connect(path: str, synchronous: str) -> sqlite3.Connection:
+def connect(path: str, synchronous: str) -> sqlite3.Connection:
+    """A configured, migrated connection to ``path`` (the server's, and the bulk loader's)."""
     # isolation_level=None: sqlite3 issues no implicit BEGIN; transactions are ours alone.
     try:
         conn = sqlite3.connect(path, isolation_level=None)
@@ -189,7 +190,7 @@ class Database:
         try:
             thread = _DatabaseThread()
             try:
-                conn = await thread.call(_connect, path, synchronous)
+                conn = await thread.call(connect, path, synchronous)
             except BaseException:
                 thread.stop()
                 raise

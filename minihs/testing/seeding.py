@@ -9,12 +9,11 @@ the server writes, without the round trips:
   ``RoomState``) and every join passes ``membership_rules.check_join``, so a server started on
   a seeded database loads them, lets users join and leave them, and answers about them exactly
   as it does for rooms created over HTTP;
-* each room's events, current state and membership rows are written with ``executemany``, one
-  transaction per chunk of rooms, on a plain ``sqlite3`` connection (no round trips to a database thread).
+* the rows are written by :class:`minihs.store.bulk.BulkWriter` (all the SQL stays in the
+  store): one transaction per chunk of rooms, on a plain ``sqlite3`` connection.
 
-Unlike the rest of ``minihs.store`` this module reaches up into the domain modules, to reuse
-their event building instead of copying it; nothing in the server imports it, so the layering
-of the server itself is untouched.
+A tool on top of the server: it uses the domain's event building rather than copying it, and
+nothing in the server imports it.
 
 Shortcuts a real server would not take (all harmless for benchmarks): every seeded user gets the
 same password hash (one hash run, not one per user), and all events of a seeded room carry the
@@ -24,7 +23,6 @@ same ``origin_server_ts``.
 from __future__ import annotations
 
 import random
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
@@ -37,10 +35,7 @@ from minihs.spec.ids import user_id_for
 from minihs.domain.room_creation import CreateRoomRequest, initial_events
 from minihs.domain.room_state import MEMBER, RoomState
 from minihs.domain.rooms import build_initial_events, new_room_id, persistable
-from minihs.store.database import BUSY_TIMEOUT_MS
-from minihs.store.exclusive import lock_database
-from minihs.store.rooms import NewEvent
-from minihs.store.schema import migrate
+from minihs.store.bulk import BulkWriter
 
 # Bumped whenever seeded rows would change shape: benchmark caches key on it.
 SEED_FORMAT = 1
@@ -80,17 +75,6 @@ def _localpart(user_id: str) -> str:
     return user_id[1:].partition(":")[0]
 
 
-def _insert_users(conn: sqlite3.Connection, rows: list[tuple[str, str | None, int]]) -> None:
-    """Users with the profile registration gives them: their localpart as display name."""
-    conn.executemany(
-        "INSERT INTO users (user_id, password_hash, is_admin, created_ts) VALUES (?, ?, 0, ?)", rows
-    )
-    conn.executemany(
-        "INSERT INTO profiles (user_id, displayname) VALUES (?, ?)",
-        [(user_id, _localpart(user_id)) for user_id, _, _ in rows],
-    )
-
-
 def build_room_events(
     version: RoomVersion,
     creator: str,
@@ -125,15 +109,6 @@ def build_room_events(
     return staging.room_id, events
 
 
-def _configure(conn: sqlite3.Connection) -> None:
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    # The server runs in WAL mode; the mode is stored in the file, so set it here too.
-    conn.execute("PRAGMA journal_mode = WAL")
-    # One fsync per chunk is plenty for a bulk load that can simply be run again.
-    conn.execute("PRAGMA synchronous = NORMAL")
-
-
 class Seeder:
     """Writes users, access tokens and rooms into a minihs database file (created if needed).
 
@@ -160,25 +135,11 @@ class Seeder:
         self._chunk_users = chunk_users
         self._progress = progress
         self._rng = random.Random(seed)
-        # The lock a server takes: a seeder must not write under a running server, nor a
-        # server start on a half-seeded file.
-        self._lock = lock_database(path)
-        try:
-            self._conn = sqlite3.connect(path, isolation_level=None)
-        except BaseException:
-            self._lock.release()
-            raise
-        try:
-            _configure(self._conn)
-            migrate(self._conn)
-        except BaseException:
-            self._conn.close()
-            self._lock.release()
-            raise
+        # Locked as a server locks it: a seeder never writes under a running server.
+        self._writer = BulkWriter(path)
         # v12 derives the room ID from the create event; distinct timestamps keep two rooms of
         # the same creator apart, also from rooms already in the database.
-        (latest,) = self._conn.execute("SELECT MAX(created_ts) FROM rooms").fetchone()
-        self._next_ts = max(int(time.time() * 1000), (latest or 0) + 1)
+        self._next_ts = max(int(time.time() * 1000), (self._writer.latest_room_ts() or 0) + 1)
 
     def __enter__(self) -> "Seeder":
         return self
@@ -187,8 +148,7 @@ class Seeder:
         self.close()
 
     def close(self) -> None:
-        self._conn.close()
-        self._lock.release()
+        self._writer.close()
 
     def user_id(self, localpart: str) -> str:
         return user_id_for(localpart, self.server_name)
@@ -196,17 +156,6 @@ class Seeder:
     def _report(self, step: str, done: int, total: int) -> None:
         if self._progress is not None:
             self._progress(step, done, total)
-
-    def _write(self, fn, *args) -> None:
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            fn(conn, *args)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     # --- users -----------------------------------------------------------------------------
 
@@ -228,8 +177,7 @@ class Seeder:
         done = 0
         self._report("users", 0, len(user_ids))
         for chunk in _chunks(user_ids, self._chunk_users):
-            rows = [(user_id, password_hash, now) for user_id in chunk]
-            self._write(_insert_users, rows)
+            self._writer.insert_users(chunk, password_hash, now)
             done += len(chunk)
             self._report("users", done, len(user_ids))
         return user_ids
@@ -238,18 +186,7 @@ class Seeder:
         """A new device with a live access token for an existing user (as a login makes)."""
         device_id = device_id or new_device_id()
         token = new_access_token()
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO devices (user_id, device_id, display_name) VALUES (?, ?, NULL)",
-                (user_id, device_id),
-            )
-            conn.execute(
-                "INSERT INTO access_tokens (token_digest, user_id, device_id) VALUES (?, ?, ?)",
-                (token_digest(token), user_id, device_id),
-            )
-
-        self._write(write)
+        self._writer.insert_device(user_id, device_id, token_digest(token))
         return SeededToken(user_id, device_id, token)
 
     # --- rooms -----------------------------------------------------------------------------
@@ -289,56 +226,10 @@ class Seeder:
                         e.state_key for e in events if e.type == MEMBER and e.state_key is not None
                     )
                     made.append(SeededRoom(room_id, creator, members))
-            self._write(self._insert_rooms, built)
+            self._writer.insert_rooms(self.version.identifier, built)
             done += len(chunk)
             self._report("rooms", done, max(total, done))
         return made
-
-    def _insert_rooms(self, conn: sqlite3.Connection, built) -> None:
-        (room_nid,) = conn.execute("SELECT COALESCE(MAX(room_nid), 0) FROM rooms").fetchone()
-        (stream,) = conn.execute(
-            "SELECT COALESCE(MAX(stream_ordering), 0) FROM events"
-        ).fetchone()
-        room_rows = []
-        event_rows = []
-        state_rows = []
-        member_rows = []
-        for room_id, creator, ts, events in built:
-            room_nid += 1
-            room_rows.append((room_nid, room_id, self.version.identifier, creator, ts))
-            # The last event for each state key is the current state (as the server's upsert).
-            current: dict[tuple[str, str], tuple[int, NewEvent]] = {}
-            for event in events:
-                stream += 1
-                event_rows.append(
-                    (stream, event.event_id, room_nid, event.type, event.state_key, event.depth, event.json)
-                )
-                if event.state_key is not None:
-                    current[(event.type, event.state_key)] = (stream, event)
-            for (etype, state_key), (ordering, event) in current.items():
-                state_rows.append((room_nid, etype, state_key, ordering))
-                if etype == MEMBER and event.membership is not None:
-                    member_rows.append((room_nid, state_key, event.membership, ordering))
-        conn.executemany(
-            "INSERT INTO rooms (room_nid, room_id, room_version, creator, created_ts) "
-            "VALUES (?, ?, ?, ?, ?)",
-            room_rows,
-        )
-        conn.executemany(
-            "INSERT INTO events (stream_ordering, event_id, room_nid, type, state_key, depth, json) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            event_rows,
-        )
-        conn.executemany(
-            "INSERT INTO current_state (room_nid, type, state_key, stream_ordering) "
-            "VALUES (?, ?, ?, ?)",
-            state_rows,
-        )
-        conn.executemany(
-            "INSERT INTO memberships (room_nid, user_id, membership, stream_ordering) "
-            "VALUES (?, ?, ?, ?)",
-            member_rows,
-        )
 
 
 # --- ready-made scenarios ------------------------------------------------------------------

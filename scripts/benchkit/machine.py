@@ -36,10 +36,6 @@ def machine_info() -> dict[str, Any]:
     with contextlib.suppress(OSError):
         info["loadavg_at_start"] = [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
     with contextlib.suppress(ImportError):
-        import aiosqlite
-
-        info["aiosqlite"] = getattr(aiosqlite, "__version__", "?")
-    with contextlib.suppress(ImportError):
         import uvloop
 
         info["uvloop"] = uvloop.__version__
@@ -96,7 +92,7 @@ def cpu_seconds(pid: int | None) -> float | None:
 
 def main_thread_cpu_seconds(pid: int | None) -> float | None:
     """CPU time of a process's main thread (for minihs: the event loop; the rest is mostly
-    aiosqlite's database thread, password hashing threads, and the interpreter's own)."""
+    minihs's database thread, password hashing threads, and the interpreter's own)."""
     return None if pid is None else _stat_cpu(f"/proc/{pid}/task/{pid}/stat")
 
 

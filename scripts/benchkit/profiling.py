@@ -16,7 +16,7 @@ class Profiler:
 
     Samples only the thread holding the GIL (``--gil``): the Python work of the event loop and
     of the database thread. SQLite's own work runs without the GIL and shows in the CPU split
-    instead (``server_other_threads_cpu_us_per_request``: mostly aiosqlite's thread)."""
+    instead (``server_other_threads_cpu_us_per_request``: mostly the database thread)."""
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
