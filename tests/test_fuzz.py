@@ -121,6 +121,9 @@ V3 = "/_matrix/client/v3"
 ROOM_READS = {("GET", f"{V3}/rooms/{{roomId}}/{rest}")
               for rest in ("state", "members", "joined_members")}
 JOINS = {("POST", f"{V3}/join/{{roomIdOrAlias}}"), ("POST", f"{V3}/rooms/{{roomId}}/join")}
+TYPING = ("PUT", f"{V3}/rooms/{{roomId}}/typing/{{userId}}")
+ROOM_EPHEMERAL = {TYPING, ("POST", f"{V3}/rooms/{{roomId}}/read_markers"),
+                  ("POST", f"{V3}/rooms/{{roomId}}/receipt/{{receiptType}}/{{eventId}}")}
 
 # One row per tolerated difference, each with why. Statuses the spec's "API Standards" section
 # gives every endpoint are tolerated everywhere; the rest only where named.
@@ -155,6 +158,16 @@ OFFICIAL_SPEC_QUIRKS = [
           errcodes=("M_FORBIDDEN",),
           why="another user's filters: the spec lists no 403, but a user may only upload and "
               "read their own (Synapse: 403 \"Cannot create/get filters for other users\")"),
+    Quirk(ROOM_EPHEMERAL, status=403, errcodes=("M_FORBIDDEN",),
+          why="typing, a receipt or a read marker in a room you are not joined to (or typing "
+              "for another user): the spec lists only 200/429 (receipts 200/400/429); Synapse "
+              "answers 403 too"),
+    Quirk(ROOM_EPHEMERAL - {TYPING}, status=404, errcodes=("M_NOT_FOUND",),
+          why="a receipt or read marker for an event that is not in the room: the spec names "
+              "no answer; 404 M_NOT_FOUND says what is missing"),
+    Quirk({("PUT", f"{V3}/presence/{{userId}}/status")}, status=403, errcodes=("M_FORBIDDEN",),
+          why="setting another user's presence: the spec lists only 200/429; Synapse answers "
+              "403 too"),
 ]
 
 

@@ -15,6 +15,7 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 
+from minihs.domain.account_data import AccountData
 from minihs.domain.accounts import Accounts
 from minihs.domain.admin_registration import SharedSecretRegistration
 from minihs.config import Config
@@ -34,6 +35,14 @@ from minihs.store.rooms import RoomStore
 from minihs.store.stream import StreamStore, new_epoch
 from minihs.store.sync import SyncStore
 from minihs.domain.uia import RegistrationAuth
+from minihs.domain.changes import ChangeListeners
+from minihs.domain.presence import Presence
+from minihs.domain.profiles import Profiles
+from minihs.domain.receipts import Receipts
+from minihs.domain.typing import Typing
+from minihs.store.account_data import AccountDataStore
+from minihs.store.profiles import ProfileStore
+from minihs.store.receipts import ReceiptStore
 
 
 @dataclass
@@ -74,6 +83,16 @@ class Homeserver:
         self.sync = Sync(SyncStore(db), self.stream, self.filters, self.gate)
         self.messages = Messages(config, self.rooms, RoomStore(db), SyncStore(db), self.stream)
         self.ratelimits = Ratelimiters.from_config(config)
+        # Profile, account data, presence, typing and receipts: each reports its changes to
+        # ``changes`` (the sync waiters listen there).
+        self.changes = ChangeListeners()
+        self.profiles = Profiles(ProfileStore(db), self.rooms)
+        self.rooms.member_profile = self.profiles.member_profile
+        self.accounts.on_registered = self.profiles.registered
+        self.account_data = AccountData(AccountDataStore(db), self.changes)
+        self.presence = Presence(self.joined_rooms, self.changes)
+        self.typing = Typing(self.joined_rooms, self.changes)
+        self.receipts = Receipts(ReceiptStore(db), self.account_data, self.joined_rooms, self.changes)
         self._forget_memory(pagination_salt="")
 
     def _forget_memory(self, pagination_salt: str) -> None:
@@ -138,7 +157,11 @@ class Homeserver:
         self.messages.clear_caches()
         self.joined_rooms.clear()
         self.ratelimits.reset()
+        self.profiles.clear_caches()
+        self.presence.clear()
+        self.typing.clear()
         self._forget_memory(pagination_salt=secrets.token_hex(16))
 
     async def close(self) -> None:
+        self.typing.clear()  # no typing timer may outlive the homeserver
         await self.db.close()

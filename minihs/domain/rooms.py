@@ -7,14 +7,15 @@ joined-rooms index. A failure anywhere before the commit changes nothing.
 
 Every event of a room goes through ``Rooms.append`` (membership here, messages and state from
 ``minihs.domain.messages``): it is the one place that holds the room's lock, commits, and wakes
-the change stream. That, with the bounded room cache, is why this module passes 400 lines.
+the change stream. That, with the bounded room cache and the profile a join carries (a profile change sends a
+member event in each joined room), is why this module passes 400 lines.
 """
 
 from __future__ import annotations
 
 import random
 import string
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from minihs.domain import membership_rules
 from minihs.domain.accounts import now_ms
@@ -112,6 +113,9 @@ class Rooms:
         self._stream = stream
         self._locks = KeyedLock()
         self._rooms = RoomCache(cache_size, is_pinned=self._locks.in_use)
+        # The profile a join carries into its member event (set by the Homeserver to
+        # Profiles.member_profile); None: joins carry no profile.
+        self.member_profile: Callable[[str], Awaitable[dict[str, str]]] | None = None
 
     async def load_index(self) -> None:
         """Rebuild the joined-rooms index from the database (at start and after a reset)."""
@@ -135,6 +139,7 @@ class Rooms:
             if not is_valid_user_id(invitee):
                 raise invalid_param(f"Invalid user_id: {invitee!r}")
         plan = initial_events(request, creator, version, alias)
+        await self._add_profile(creator, plan[1].content)  # the creator's join
         for planned in plan:
             check_content(planned.content)
         ts = now_ms()
@@ -352,6 +357,7 @@ class Rooms:
         else:
             raise invalid_param(f"{room_id_or_alias!r} is neither a room ID nor a room alias")
         content = self._member_content("join", None, extra)
+        await self._add_profile(user_id, content)
         room = await self._change_membership(
             room_id, user_id, user_id, content, lambda r: membership_rules.check_join(r, user_id)
         )
@@ -391,6 +397,30 @@ class Rooms:
             room_id, sender, target, self._member_content("leave", reason),
             lambda r: membership_rules.check_unban(r, sender, target),
         )
+
+    # --- profiles in member events (as Synapse does) ----------------------------------------
+
+    async def _add_profile(self, user_id: str, content: dict[str, Any]) -> None:
+        """A join carries the user's display name and avatar URL, unless the client gave its own."""
+        if self.member_profile is not None:
+            for key, value in (await self.member_profile(user_id)).items():
+                content.setdefault(key, value)
+
+    async def update_profile_in_rooms(self, user_id: str, profile: dict[str, str]) -> None:
+        """After a profile change: a new join -> join member event carrying ``profile`` in each
+        room the user is joined to. Its content is the membership and the profile only, as
+        Synapse sends it. A room the user left meanwhile is skipped."""
+
+        def still_joined(room: RoomState) -> None:
+            if room.membership_of(user_id) != "join":
+                raise forbidden(f"User {user_id} not in room {room.room_id}")
+
+        content = {"membership": "join", **profile}
+        for room_id in sorted(self._index.joined_rooms_of(user_id)):
+            try:
+                await self._change_membership(room_id, user_id, user_id, dict(content), still_joined)
+            except MatrixError:
+                continue
 
     @staticmethod
     def _check_target(target: str) -> None:

@@ -57,14 +57,19 @@ class BulkWriter:
             raise
 
     def insert_users(self, user_ids: Sequence[str], password_hash: str | None, created_ts: int) -> None:
-        """One transaction; an existing user ID fails it whole."""
+        """One transaction; an existing user ID fails it whole. Each user gets the profile
+        registration gives: their localpart as display name."""
         rows = [(user_id, password_hash, created_ts) for user_id in user_ids]
-        self._transaction(
-            lambda conn: conn.executemany(
+        profiles = [(user_id, user_id[1:].partition(":")[0]) for user_id in user_ids]
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany(
                 "INSERT INTO users (user_id, password_hash, is_admin, created_ts) VALUES (?, ?, 0, ?)",
                 rows,
             )
-        )
+            conn.executemany("INSERT INTO profiles (user_id, displayname) VALUES (?, ?)", profiles)
+
+        self._transaction(write)
 
     def insert_device(self, user_id: str, device_id: str, token_digest: bytes) -> None:
         """A new device of an existing user, with one live access token (its digest)."""

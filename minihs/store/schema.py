@@ -122,6 +122,41 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (user_id, filter_id)
         )""",
     ],
+    # 6: profiles, account data and receipts (their changes take positions in the stream of 5).
+    [
+        # One row per user; a user without a row has no display name and no avatar.
+        """CREATE TABLE profiles (
+            user_id TEXT PRIMARY KEY,
+            displayname TEXT,
+            avatar_url TEXT
+        )""",
+        # Users registered before profiles existed get what registration now gives: their
+        # localpart as display name (as Synapse does).
+        "INSERT INTO profiles (user_id, displayname) "
+        "SELECT user_id, substr(user_id, 2, instr(user_id, ':') - 2) FROM users",
+        # Global account data has room_id '' (a primary key column cannot be NULL-distinct).
+        """CREATE TABLE account_data (
+            user_id TEXT NOT NULL,
+            room_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            content TEXT NOT NULL,
+            stream_position INTEGER NOT NULL,
+            PRIMARY KEY (user_id, room_id, type)
+        )""",
+        "CREATE INDEX account_data_by_position ON account_data(user_id, stream_position)",
+        # One receipt per user, room, type and thread ('' is the unthreaded receipt).
+        """CREATE TABLE receipts (
+            room_id TEXT NOT NULL,
+            receipt_type TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            thread_id TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            stream_position INTEGER NOT NULL,
+            PRIMARY KEY (room_id, receipt_type, user_id, thread_id)
+        )""",
+        "CREATE INDEX receipts_by_position ON receipts(room_id, stream_position)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

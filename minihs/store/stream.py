@@ -15,6 +15,9 @@ from typing import Callable
 from minihs.store.database import Database
 
 
+NextPosition = Callable[[sqlite3.Connection], int]
+
+
 def next_position(conn: sqlite3.Connection) -> int:
     """Take the next stream position (call inside a write unit)."""
     (position,) = conn.execute(

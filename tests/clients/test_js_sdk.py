@@ -184,9 +184,10 @@ def test_joined_rooms_lists_both_joined_rooms(flow):
 
 
 def test_joined_members_lists_the_joined_users_but_not_the_rejecter(flow):
+    # Each join carried the profile registration gives: the localpart as name, no avatar.
     assert flow["joined_members"] == {
-        ALICE: {},
-        BOB: {},
+        ALICE: {"display_name": "alice"},
+        BOB: {"display_name": "bob"},
     }
 
 

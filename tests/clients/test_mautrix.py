@@ -186,8 +186,10 @@ async def test_joined_members_lists_joined_users_but_not_invitees(alice, bob, ca
     await bob.join_room_by_id(room_id)
     members = await alice.get_joined_members(room_id)
     assert sorted(members) == sorted([alice.mxid, bob.mxid])
-    # minihs leaves out the names it does not have; mautrix reads a missing one as "".
-    assert all(not m.displayname and not m.avatar_url for m in members.values())
+    # Each join carried the profile registration gives: the localpart as name, and no avatar
+    # (minihs leaves out what it does not have; mautrix reads a missing one as "").
+    assert all(m.displayname == user_id[1:].split(":")[0] for user_id, m in members.items())
+    assert all(not m.avatar_url for m in members.values())
 
 
 async def test_leaving_drops_the_room_from_joined_rooms_and_members(alice, bob):

@@ -200,7 +200,9 @@ async def test_joined_members_lists_joined_users_but_not_invitees(alice, bob, ca
     expect(await bob.join(room_id), JoinResponse)
     members = expect(await alice.joined_members(room_id), JoinedMembersResponse).members
     assert sorted(member.user_id for member in members) == sorted([alice.user_id, bob.user_id])
-    assert all(member.display_name is None and member.avatar_url is None for member in members)
+    # Each join carried the profile registration gives: the localpart as name, no avatar.
+    assert all(member.display_name == member.user_id[1:].split(":")[0] for member in members)
+    assert all(member.avatar_url is None for member in members)
 
 
 async def test_leaving_drops_the_room_from_joined_rooms_and_members(alice, bob):
