@@ -139,12 +139,12 @@ async def test_incremental_sync_account_data_has_only_what_changed_since(hs):
     alice = await hs.register()
     account_data = hs.homeserver.account_data
     await hs.request("PUT", global_path(alice.user_id, "m.direct"), alice, json={"k": 1})
-    since = await account_data.current_position()
+    since = hs.homeserver.stream.position
     assert await account_data.account_data_since(alice.user_id, since) == {"global": [], "rooms": {}}
     await hs.request("PUT", global_path(alice.user_id, "org.example"), alice, json={"x": True})
     section = await account_data.account_data_since(alice.user_id, since)
     assert section == {"global": [{"type": "org.example", "content": {"x": True}}], "rooms": {}}
-    assert await account_data.current_position() > since
+    assert hs.homeserver.stream.position > since
 
 
 async def test_sync_account_data_is_only_the_users_own(hs):
@@ -154,9 +154,10 @@ async def test_sync_account_data_is_only_the_users_own(hs):
     assert section == {"global": [], "rooms": {}}
 
 
-async def test_an_account_data_change_tells_the_listeners_whose_it_is(hs):
-    alice = await hs.register()
-    seen = []
-    hs.homeserver.changes.add(seen.append)
+async def test_an_account_data_change_concerns_its_owner_only(hs):
+    alice, bob = await hs.register(), await hs.register()
+    stream = hs.homeserver.stream
+    before = stream.position
     await hs.request("PUT", global_path(alice.user_id, "m.direct"), alice, json={})
-    assert [change.users for change in seen] == [frozenset({alice.user_id})]
+    assert stream.changed_since(alice.user_id, before)
+    assert not stream.changed_since(bob.user_id, before)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 
-from minihs.domain.changes import ChangeListeners
 from minihs.store import schema
 from minihs.store.stream import current_position, next_position
 
@@ -35,18 +34,3 @@ def test_positions_start_at_zero_and_only_go_up():
     taken = [next_position(conn) for _ in range(3)]
     assert taken == [1, 2, 3]
     assert current_position(conn) == 3
-
-
-def test_a_failing_change_listener_does_not_stop_the_others():
-    listeners = ChangeListeners()
-    seen = []
-
-    def broken(change):
-        raise RuntimeError("listener bug")
-
-    listeners.add(broken)
-    listeners.add(seen.append)
-    listeners.notify(users={"@a:x"}, rooms={"!r:x"})
-    assert [(change.users, change.rooms) for change in seen] == [
-        (frozenset({"@a:x"}), frozenset({"!r:x"}))
-    ]

@@ -98,7 +98,7 @@ async def test_sync_presence_has_the_users_own_and_room_sharers_changes(hs):
     stranger = await hs.register()
     for user in (alice, bob, stranger):
         await set_presence(hs, user, "online")
-    events = hs.homeserver.presence.presence_since(alice.user_id, None)
+    events = hs.homeserver.presence.presence_since(alice.user_id, None, hs.homeserver.stream.position)
     assert sorted(event["sender"] for event in events) == sorted([alice.user_id, bob.user_id])
     for event in events:
         assert_event_matches_spec(event, "m.presence")
@@ -108,22 +108,24 @@ async def test_sync_presence_since_a_position_has_only_later_changes(hs):
     alice, bob, _ = await sharing_a_room(hs)
     presence = hs.homeserver.presence
     await set_presence(hs, bob, "online")
-    since = presence.current_position
-    assert presence.presence_since(alice.user_id, since) == []
+    since = hs.homeserver.stream.position
+    assert presence.presence_since(alice.user_id, since, since) == []
     await set_presence(hs, bob, "unavailable", status_msg="away")
-    [event] = presence.presence_since(alice.user_id, since)
+    [event] = presence.presence_since(alice.user_id, since, hs.homeserver.stream.position)
     assert event["sender"] == bob.user_id
     assert event["content"]["presence"] == "unavailable"
     assert event["content"]["status_msg"] == "away"
 
 
-async def test_a_presence_change_tells_the_listeners_the_users_rooms(hs):
+async def test_a_presence_change_concerns_the_user_and_their_room_mates_only(hs):
     alice, bob, room = await sharing_a_room(hs)
-    seen = []
-    hs.homeserver.changes.add(seen.append)
+    stranger = await hs.register()
+    stream = hs.homeserver.stream
+    before = stream.position
     await set_presence(hs, bob, "online")
-    assert seen[0].users == {bob.user_id}
-    assert seen[0].rooms == {room}
+    assert stream.changed_since(bob.user_id, before)
+    assert stream.changed_since(alice.user_id, before)
+    assert not stream.changed_since(stranger.user_id, before)
 
 
 async def test_presence_is_forgotten_on_reset(hs):

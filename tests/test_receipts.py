@@ -1,6 +1,6 @@
 """Receipts and read markers (spec v1.19, Client-Server API "Receipts", "Fully read markers";
-receipts.yaml, read_markers.yaml), and the ephemeral events of a room a sync delivers
-(``Receipts.receipt_event``, ``ephemeral_for_room``)."""
+receipts.yaml, read_markers.yaml), and the m.receipt event of a room a sync delivers
+(``Receipts.receipt_event``; its delivery by /sync is in test_sync_extras.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import dataclasses
 import pytest
 
 from conftest import quote, test_config
-from minihs.domain.receipts import ephemeral_for_room
 from spec_schemas import assert_event_matches_spec, assert_matches_spec
 
 V3 = "/_matrix/client/v3"
@@ -70,7 +69,7 @@ async def test_receipt_event_since_a_position_has_only_receipts_that_moved(hs):
     alice, bob, room, event_id = await room_with_an_event(hs)
     receipts = hs.homeserver.receipts
     await hs.request("POST", receipt_path(room, "m.read", event_id), bob, json={})
-    since = await hs.homeserver.account_data.current_position()
+    since = hs.homeserver.stream.position
     assert await receipts.receipt_event(room, alice.user_id, since) is None
     await hs.request("POST", receipt_path(room, "m.read", event_id), alice, json={})
     event = await receipts.receipt_event(room, bob.user_id, since)
@@ -178,23 +177,3 @@ async def test_read_markers_with_a_non_string_is_400(hs):
     alice, bob, room, event_id = await room_with_an_event(hs)
     body = await hs.request("POST", markers_path(room), bob, json={"m.fully_read": 1}, expect=400)
     assert body["errcode"] == "M_BAD_JSON"
-
-
-# --- the ephemeral section -----------------------------------------------------------------------
-
-
-async def test_ephemeral_for_room_has_typing_and_receipts(hs):
-    alice, bob, room, event_id = await room_with_an_event(hs)
-    await hs.request("POST", receipt_path(room, "m.read", event_id), bob, json={})
-    await hs.request("PUT", f"{V3}/rooms/{quote(room)}/typing/{quote(bob.user_id)}", bob,
-                     json={"typing": True})
-    homeserver = hs.homeserver
-    events = await ephemeral_for_room(
-        homeserver.typing, homeserver.receipts, room, alice.user_id, None, None
-    )
-    assert [event["type"] for event in events] == ["m.typing", "m.receipt"]
-    receipts_since = await homeserver.account_data.current_position()
-    assert await ephemeral_for_room(
-        homeserver.typing, homeserver.receipts, room, alice.user_id,
-        homeserver.typing.current_position, receipts_since,
-    ) == []

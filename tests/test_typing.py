@@ -31,7 +31,7 @@ async def test_start_typing_puts_the_user_in_the_rooms_typing_event(hs):
                             json={"typing": True, "timeout": 30000})
     assert body == {}
     assert_matches_spec(body, "typing.yaml", PATH, "put")
-    event = hs.homeserver.typing.typing_event(room, None)
+    event = hs.homeserver.typing.typing_event(room, None, hs.homeserver.stream.position)
     assert event == {"type": "m.typing", "content": {"user_ids": [bob.user_id]}}
     assert_event_matches_spec(event, "m.typing")
 
@@ -40,35 +40,38 @@ async def test_stop_typing_empties_the_list(hs):
     alice, bob, room = await sharing_a_room(hs)
     typing = hs.homeserver.typing
     await hs.request("PUT", typing_path(room, bob.user_id), bob, json={"typing": True})
-    since = typing.current_position
+    since = hs.homeserver.stream.position
     await hs.request("PUT", typing_path(room, bob.user_id), bob, json={"typing": False})
-    assert typing.typing_event(room, since) == {"type": "m.typing", "content": {"user_ids": []}}
+    upto = hs.homeserver.stream.position
+    assert typing.typing_event(room, since, upto) == {"type": "m.typing", "content": {"user_ids": []}}
 
 
 async def test_typing_event_since_a_position_is_none_when_nothing_changed(hs):
     alice, bob, room = await sharing_a_room(hs)
     typing = hs.homeserver.typing
     await hs.request("PUT", typing_path(room, bob.user_id), bob, json={"typing": True})
-    assert typing.typing_event(room, typing.current_position) is None
+    position = hs.homeserver.stream.position
+    assert typing.typing_event(room, position, position) is None
 
 
 async def test_initial_sync_has_no_typing_event_when_nobody_types(hs):
     alice, bob, room = await sharing_a_room(hs)
-    assert hs.homeserver.typing.typing_event(room, None) is None
+    assert hs.homeserver.typing.typing_event(room, None, hs.homeserver.stream.position) is None
 
 
-async def test_typing_ends_by_itself_when_the_timeout_runs_out(hs):
+async def test_typing_ends_by_itself_when_the_timeout_runs_out_and_wakes_the_rooms_syncs(hs):
     alice, bob, room = await sharing_a_room(hs)
-    typing = hs.homeserver.typing
-    seen = []
-    hs.homeserver.changes.add(seen.append)
+    since = (await hs.sync(alice, set_presence="offline"))["next_batch"]
     await hs.request("PUT", typing_path(room, bob.user_id), bob, json={"typing": True, "timeout": 0})
-    for _ in range(100):  # a zero timeout runs out at the loop's next turns, not after a delay
-        if not typing.typing_in(room):
+    # The start and the end each wake alice's sync; she ends up seeing nobody typing.
+    for _ in range(5):
+        body = await hs.sync(alice, since=since, timeout=10_000, set_presence="offline")
+        since = body["next_batch"]
+        typing = [e for e in body["rooms"]["join"][room]["ephemeral"]["events"] if e["type"] == "m.typing"]
+        if typing and typing[0]["content"]["user_ids"] == []:
             break
-        await asyncio.sleep(0)
-    assert typing.typing_in(room) == []
-    assert [change.rooms for change in seen] == [frozenset({room}), frozenset({room})]
+    assert typing == [{"type": "m.typing", "content": {"user_ids": []}}]
+    assert hs.homeserver.typing.typing_in(room) == []
 
 
 async def test_typing_for_another_user_is_403(hs):

@@ -26,7 +26,7 @@ async def put_status(request: web.Request) -> web.Response:
     status_msg = field(body, "status_msg", str)
     if request.match_info["userId"] != who.user_id:
         raise forbidden("Can only set your own presence state")
-    homeserver(request).presence.set_presence(who.user_id, presence, status_msg)
+    await homeserver(request).presence.set_presence(who.user_id, presence, status_msg)
     return json_response({})
 
 

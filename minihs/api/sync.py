@@ -39,7 +39,8 @@ async def sync(request: web.Request) -> web.Response:
 
     Spec: "Syncing" > GET /sync: ``since`` (a ``next_batch`` of an earlier answer), ``timeout``
     (milliseconds to wait when nothing happened; at most five minutes), ``full_state``,
-    ``set_presence`` (accepted; ``online``, ``offline`` or ``unavailable``), ``filter`` (an ID or
+    ``set_presence`` (``online``, the default, or ``unavailable`` becomes the user's
+    presence; ``offline`` leaves it as it is), ``filter`` (an ID or
     inline JSON). A ``since`` minihs never issued, or issued before a reset, is 400
     M_INVALID_PARAM (see ``Stream.parse_token``). ``org.matrix.msc4222.use_state_after``, sent
     by matrix-js-sdk, is accepted and ignored: the answer carries ``state`` as the spec defines
@@ -57,6 +58,7 @@ async def sync(request: web.Request) -> web.Response:
         filter=await hs.filters.resolve(who.user_id, query_param(request, "filter")),
         full_state=_boolean(request, "full_state"),
         timeout_ms=_timeout_ms(request),
+        set_presence=presence or "online",
     )
     return json_response(await hs.sync.sync(sync_request))
 

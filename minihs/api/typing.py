@@ -24,7 +24,7 @@ async def put_typing(request: web.Request) -> web.Response:
     typing = field(body, "typing", bool, required=True)
     timeout = field(body, "timeout", int)
     info = request.match_info
-    homeserver(request).typing.set_typing(who.user_id, info["roomId"], info["userId"], typing, timeout)
+    await homeserver(request).typing.set_typing(who.user_id, info["roomId"], info["userId"], typing, timeout)
     return json_response({})
 
 

@@ -8,14 +8,14 @@ the push rules API) are refused with 405 ``M_BAD_JSON`` as the spec requires.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterable
 
-from minihs.domain.changes import ChangeListeners
+from minihs.domain.stream import Stream
 from minihs.spec.errors import MatrixError, Codes, forbidden, invalid_param, not_found
 from minihs.spec.ids import is_valid_room_id
 from minihs.spec.json_codec import dumps
 from minihs.spec.push_rules import server_default_ruleset
-from minihs.store.account_data import GLOBAL, AccountDataStore
+from minihs.store.account_data import GLOBAL, AccountDataChange, AccountDataStore
 
 FULLY_READ = "m.fully_read"
 PUSH_RULES = "m.push_rules"
@@ -32,9 +32,9 @@ def push_rules_event(user_id: str) -> dict[str, Any]:
 
 
 class AccountData:
-    def __init__(self, store: AccountDataStore, changes: ChangeListeners) -> None:
+    def __init__(self, store: AccountDataStore, stream: Stream) -> None:
         self._store = store
-        self._changes = changes
+        self._stream = stream
 
     @staticmethod
     def _check_access(requester: str, user_id: str, action: str) -> None:
@@ -52,9 +52,12 @@ class AccountData:
             raise MatrixError(405, Codes.BAD_JSON, f"Cannot set {data_type} through this API.")
 
     async def _put(self, user_id: str, room_id: str, data_type: str, content: dict[str, Any]) -> int:
-        position = await self._store.put(user_id, room_id, data_type, dumps(content).decode())
-        self._changes.notify(users={user_id})
-        return position
+        # Only the user's own syncs show it; woken once committed, even if this request is gone.
+        return await self._store.put(
+            user_id, room_id, data_type, dumps(content).decode(),
+            on_settled=lambda committed, position: committed
+            and self._stream.notify((user_id,), position),
+        )
 
     async def put_global(self, requester: str, user_id: str, data_type: str,
                          content: dict[str, Any]) -> None:
@@ -96,22 +99,26 @@ class AccountData:
         written by the server on behalf of the read markers and receipts APIs."""
         await self._put(user_id, room_id, FULLY_READ, {"event_id": event_id})
 
-    async def current_position(self) -> int:
-        return await self._store.current_position()
-
     async def account_data_since(self, user_id: str, since: int | None) -> dict[str, Any]:
-        """The ``account_data`` of a sync: ``{"global": [events], "rooms": {room_id: [events]}}``
-        with what changed after position ``since`` (None: an initial sync, everything, and the
-        ``m.push_rules`` event). Each event is ``{"type", "content"}``, newest value only."""
-        changes = await self._store.changed_since(user_id, since or 0)
-        global_events: list[dict[str, Any]] = []
-        if since is None:
-            global_events.append(push_rules_event(user_id))
-        rooms: dict[str, list[dict[str, Any]]] = {}
-        for change in changes:
-            event = {"type": change.type, "content": json.loads(change.content)}
-            if change.room_id == GLOBAL:
-                global_events.append(event)
-            else:
-                rooms.setdefault(change.room_id, []).append(event)
-        return {"global": global_events, "rooms": rooms}
+        """What a sync shows of the user's account data after position ``since`` (see
+        :func:`sync_account_data`), read on its own (sync reads it through its snapshot)."""
+        return sync_account_data(await self._store.changed_since(user_id, since or 0), user_id, since is None)
+
+
+def sync_account_data(
+    changes: Iterable[AccountDataChange], user_id: str, initial: bool
+) -> dict[str, Any]:
+    """The ``account_data`` of a sync: ``{"global": [events], "rooms": {room_id: [events]}}``
+    from the changes it covers (oldest first); an initial sync also gets ``m.push_rules``.
+    Each event is ``{"type", "content"}``, newest value only."""
+    global_events: list[dict[str, Any]] = []
+    if initial:
+        global_events.append(push_rules_event(user_id))
+    rooms: dict[str, list[dict[str, Any]]] = {}
+    for change in changes:
+        event = {"type": change.type, "content": json.loads(change.content)}
+        if change.room_id == GLOBAL:
+            global_events.append(event)
+        else:
+            rooms.setdefault(change.room_id, []).append(event)
+    return {"global": global_events, "rooms": rooms}

@@ -1,43 +1,58 @@
-"""Telling whoever waits for changes (the sync waiters) which users and rooms a change concerns.
+"""Giving changes kept in memory (presence, typing) a position in the change stream.
 
-Profile, account data, presence, typing and receipts each report their committed changes here;
-the sync assembler adds a listener that wakes the pending ``/sync`` of every user concerned: a
-user named in ``users``, or joined to a room named in ``rooms``.
+Everything a sync reports is ordered by one stream (``minihs.domain.stream``), so that a sync
+token ``s<position>_<epoch>`` covers room events, account data, receipts, presence and typing
+alike. Presence and typing are not stored, but each of their changes still takes a position in
+a tiny database unit (``minihs.store.stream.position_for_room`` / ``position_for_room_mates``)
+that also reads whom the change concerns. Once committed, ``on_settled`` (on the event loop, in
+commit order) hands the position to ``apply`` (which records it in memory) and wakes the syncs
+of those users: a sync that reads up to that position therefore always finds the change.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
+
+from minihs.domain.stream import Stream
+from minihs.store.database import Database
+from minihs.store.stream import position_for_room, position_for_room_mates
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Change:
-    users: frozenset[str] = field(default_factory=frozenset)
-    rooms: frozenset[str] = field(default_factory=frozenset)
+Apply = Callable[[int], None]
 
 
-Listener = Callable[[Change], None]
+def _retrieve(future: asyncio.Future) -> None:
+    # A change nobody awaits (typing running out on a timer): its failure is only logged.
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("A change could not take a stream position", exc_info=future.exception())
 
 
-class ChangeListeners:
-    def __init__(self) -> None:
-        self._listeners: list[Listener] = []
+class MemoryChanges:
+    def __init__(self, db: Database, stream: Stream) -> None:
+        self._db = db
+        self._stream = stream
 
-    def add(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+    def _submit(self, unit: Callable[..., Any], key: str, apply: Apply) -> "asyncio.Future":
+        def settled(committed: bool, result: Any) -> None:
+            if not committed:
+                return
+            position, users = result
+            apply(position)
+            self._stream.notify(users, position)
 
-    def remove(self, listener: Listener) -> None:
-        self._listeners.remove(listener)
+        return self._db.submit(unit, key, on_settled=settled)
 
-    def notify(self, *, users: frozenset[str] | set[str] = frozenset(),
-               rooms: frozenset[str] | set[str] = frozenset()) -> None:
-        change = Change(frozenset(users), frozenset(rooms))
-        for listener in list(self._listeners):
-            try:
-                listener(change)
-            except Exception:  # one broken listener must not stop the others, nor the change
-                logger.exception("Error in a change listener")
+    async def in_room(self, room_id: str, apply: Apply) -> None:
+        """A change shown to the room's joined members (typing)."""
+        await self._submit(position_for_room, room_id, apply)
+
+    def in_room_unawaited(self, room_id: str, apply: Apply) -> None:
+        """The same, from a timer callback that cannot wait for it."""
+        self._submit(position_for_room, room_id, apply).add_done_callback(_retrieve)
+
+    async def of_user(self, user_id: str, apply: Apply) -> None:
+        """A change shown to the user and everyone sharing a joined room with them (presence)."""
+        await self._submit(position_for_room_mates, user_id, apply)

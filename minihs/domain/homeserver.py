@@ -35,7 +35,8 @@ from minihs.store.rooms import RoomStore
 from minihs.store.stream import StreamStore, new_epoch
 from minihs.store.sync import SyncStore
 from minihs.domain.uia import RegistrationAuth
-from minihs.domain.changes import ChangeListeners
+from minihs.domain import sync_extras
+from minihs.domain.changes import MemoryChanges
 from minihs.domain.presence import Presence
 from minihs.domain.profiles import Profiles
 from minihs.domain.receipts import Receipts
@@ -83,16 +84,17 @@ class Homeserver:
         self.sync = Sync(SyncStore(db), self.stream, self.filters, self.gate)
         self.messages = Messages(config, self.rooms, RoomStore(db), SyncStore(db), self.stream)
         self.ratelimits = Ratelimiters.from_config(config)
-        # Profile, account data, presence, typing and receipts: each reports its changes to
-        # ``changes`` (the sync waiters listen there).
-        self.changes = ChangeListeners()
         self.profiles = Profiles(ProfileStore(db), self.rooms)
         self.rooms.member_profile = self.profiles.member_profile
         self.accounts.on_registered = self.profiles.registered
-        self.account_data = AccountData(AccountDataStore(db), self.changes)
-        self.presence = Presence(self.joined_rooms, self.changes)
-        self.typing = Typing(self.joined_rooms, self.changes)
-        self.receipts = Receipts(ReceiptStore(db), self.account_data, self.joined_rooms, self.changes)
+        # Account data, presence, typing and receipts: each change takes a stream position and
+        # wakes the syncs it concerns; their sync sections are in ``sync_extras``.
+        memory_changes = MemoryChanges(db, self.stream)
+        self.account_data = AccountData(AccountDataStore(db), self.stream)
+        self.presence = Presence(self.joined_rooms, memory_changes)
+        self.typing = Typing(self.joined_rooms, memory_changes)
+        self.receipts = Receipts(ReceiptStore(db), self.account_data, self.joined_rooms, self.stream)
+        sync_extras.install(self.sync, self.presence, self.typing)
         self._forget_memory(pagination_salt="")
 
     def _forget_memory(self, pagination_salt: str) -> None:

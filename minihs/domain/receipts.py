@@ -1,4 +1,4 @@
-"""Receipts and read markers, and the ephemeral events of a room in sync.
+"""Receipts and read markers, and the ``m.receipt`` ephemeral event of a room in sync.
 
 Spec: Client-Server API, "Receipts" and "Fully read markers". A receipt names an event the user
 has read; ``m.read`` receipts are shown to every member of the room, ``m.read.private`` ones only
@@ -10,15 +10,14 @@ room and the event must be one of that room's.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Iterable
 
 from minihs.domain.account_data import FULLY_READ, AccountData
-from minihs.domain.changes import ChangeListeners
+from minihs.domain.stream import Stream
 from minihs.domain.joined_rooms import JoinedRoomsIndex
-from minihs.domain.typing import Typing
 from minihs.spec.errors import forbidden, invalid_param, not_found
 from minihs.spec.ids import is_valid_room_id
-from minihs.store.receipts import UNTHREADED, ReceiptStore
+from minihs.store.receipts import UNTHREADED, ReceiptStore, StoredReceipt
 
 READ = "m.read"
 READ_PRIVATE = "m.read.private"
@@ -31,12 +30,12 @@ class Receipts:
         store: ReceiptStore,
         account_data: AccountData,
         index: JoinedRoomsIndex,
-        changes: ChangeListeners,
+        stream: Stream,
     ) -> None:
         self._store = store
         self._account_data = account_data
         self._index = index
-        self._changes = changes
+        self._stream = stream
 
     async def _check(self, user_id: str, room_id: str, event_id: str) -> None:
         if not is_valid_room_id(room_id) or not event_id.startswith("$"):
@@ -64,11 +63,16 @@ class Receipts:
             await self._account_data.set_fully_read(user_id, room_id, event_id)
             return
         ts = int(time.time() * 1000)
-        await self._store.put(room_id, receipt_type, user_id, thread_id or UNTHREADED, event_id, ts)
-        if receipt_type == READ:
-            self._changes.notify(rooms={room_id})
-        else:
-            self._changes.notify(users={user_id})
+
+        def settled(committed: bool, written: tuple[int, list[str]] | None) -> None:
+            # A public receipt wakes the room's joined members; a private one its owner alone.
+            if committed and written is not None:
+                position, members = written
+                self._stream.notify(members if receipt_type == READ else (user_id,), position)
+
+        await self._store.put(
+            room_id, receipt_type, user_id, thread_id or UNTHREADED, event_id, ts, settled
+        )
 
     async def set_read_markers(
         self, user_id: str, room_id: str, markers: dict[str, str]
@@ -86,39 +90,24 @@ class Receipts:
                 await self.send_receipt(user_id, room_id, key, markers[key], None)
 
     async def receipt_event(self, room_id: str, user_id: str, since: int | None) -> dict[str, Any] | None:
-        """The room's ``m.receipt`` ephemeral event for ``user_id``: the receipts that moved after
-        position ``since`` (None: all of them), private ones only when they are the user's own;
-        None when there are none."""
-        content: dict[str, Any] = {}
-        for receipt in await self._store.changed_since(room_id, since or 0):
-            if receipt.receipt_type == READ_PRIVATE and receipt.user_id != user_id:
-                continue
-            entry: dict[str, Any] = {"ts": receipt.ts}
-            if receipt.thread_id != UNTHREADED:
-                entry["thread_id"] = receipt.thread_id
-            by_type = content.setdefault(receipt.event_id, {})
-            by_type.setdefault(receipt.receipt_type, {})[receipt.user_id] = entry
-        if not content:
-            return None
-        return {"type": "m.receipt", "content": content}
+        """The room's ``m.receipt`` event for ``user_id`` with the receipts that moved after
+        position ``since`` (None: all of them); None when there are none."""
+        return receipt_event(await self._store.changed_since(room_id, since or 0), user_id)
 
 
-async def ephemeral_for_room(
-    typing: Typing,
-    receipts: Receipts,
-    room_id: str,
-    user_id: str,
-    typing_since: int | None,
-    receipts_since: int | None,
-) -> list[dict[str, Any]]:
-    """The ``ephemeral.events`` of one joined room in a sync for ``user_id``: its ``m.typing``
-    and ``m.receipt`` events, each only if it changed after its own stream's position (typing
-    is in memory, receipts are stored, so a sync token carries one position for each)."""
-    events = []
-    typing_event = typing.typing_event(room_id, typing_since)
-    if typing_event is not None:
-        events.append(typing_event)
-    receipt_event = await receipts.receipt_event(room_id, user_id, receipts_since)
-    if receipt_event is not None:
-        events.append(receipt_event)
-    return events
+def receipt_event(receipts: Iterable[StoredReceipt], user_id: str) -> dict[str, Any] | None:
+    """One room's ``m.receipt`` ephemeral event in a sync for ``user_id``, from its receipts
+    that moved (oldest first): private ones only when they are the user's own; None when there
+    are none."""
+    content: dict[str, Any] = {}
+    for receipt in receipts:
+        if receipt.receipt_type == READ_PRIVATE and receipt.user_id != user_id:
+            continue
+        entry: dict[str, Any] = {"ts": receipt.ts}
+        if receipt.thread_id != UNTHREADED:
+            entry["thread_id"] = receipt.thread_id
+        by_type = content.setdefault(receipt.event_id, {})
+        by_type.setdefault(receipt.receipt_type, {})[receipt.user_id] = entry
+    if not content:
+        return None
+    return {"type": "m.receipt", "content": content}

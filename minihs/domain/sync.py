@@ -22,12 +22,14 @@ is the last event of each state key up to it):
 start of the timeline: the two differ only when one key changed twice inside the timeline, and a
 client applying ``state`` then the timeline ends with the same state either way.
 
-Hooks for the other sections (account data, presence, typing, receipts): append to
-``Sync.snapshot_sections`` a function ``(reader, context, response)`` that reads through the same
-snapshot (on the database thread), or to ``Sync.memory_sections`` a function ``(context,
-response)`` that reads in-memory state on the event loop; either fills ``response`` (the global
-sections, or ``response["rooms"]["join"][room_id][...]``), and a sync with something in them is
-not empty. Such a change must call ``Stream.notify`` to wake waiting syncs.
+Hooks for the other sections (account data, presence, typing, receipts: see
+``minihs.domain.sync_extras``): append to ``Sync.snapshot_sections`` a function ``(reader,
+context, response)`` that reads through the same snapshot (on the database thread), or to
+``Sync.memory_sections`` a function ``(context, response)`` that reads in-memory state on the
+event loop, reporting only changes at positions in (``since``, ``upto``]; either fills
+``response`` (the global sections, or a joined room's through :func:`joined_room`), and a sync
+with something in them is not empty. ``Sync.before`` runs first, once per request (a sync's
+``set_presence``). Such a change must call ``Stream.notify`` to wake waiting syncs.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import orjson
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from minihs.domain.filters import Filters
 from minihs.domain.request_gate import RequestGate
@@ -66,6 +68,7 @@ class SyncRequest:
     filter: Filter
     full_state: bool = False
     timeout_ms: int = 0
+    set_presence: str = "online"
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,27 @@ class SyncContext:
     upto: int
     filter: Filter
     full_state: bool
+    # The user's joined rooms this sync covers (the room filter let them through), each with
+    # whether it is new to the client (joined after ``since``: show it whole).
+    joined: dict[str, bool]
+    prev_batch: str  # the ``prev_batch`` of a room section that has no timeline events
+
+
+def joined_room(response: dict[str, Any], context: SyncContext, room_id: str) -> dict[str, Any]:
+    """The joined room's section of ``response``, made (with an empty timeline) when the room
+    had no new events: a room with only new ephemeral events or account data."""
+    rooms = response["rooms"]["join"]
+    body = rooms.get(room_id)
+    if body is None:
+        body = rooms[room_id] = {
+            "timeline": {"events": [], "limited": False, "prev_batch": context.prev_batch},
+            "state": {"events": []},
+            "account_data": {"events": []},
+            "ephemeral": {"events": []},
+            "unread_notifications": {"highlight_count": 0, "notification_count": 0},
+            "summary": {},
+        }
+    return body
 
 
 def _empty_response() -> dict[str, Any]:
@@ -119,24 +143,24 @@ class Sync:
         self._gate = gate
         self.snapshot_sections: list[Callable[[SyncReader, SyncContext, dict], None]] = []
         self.memory_sections: list[Callable[[SyncContext, dict], None]] = []
+        self.before: list[Callable[[SyncRequest], Awaitable[None]]] = []
 
     async def sync(self, request: SyncRequest) -> dict[str, Any]:
         """GET /sync: what happened for the user since ``since``, waiting up to the timeout."""
         stream = self._stream
         epoch = stream.epoch
         since = None if request.since is None else stream.parse_token(request.since)
+        for hook in self.before:
+            await hook(request)
         timeout_s = min(max(request.timeout_ms, 0), MAX_TIMEOUT_MS) / 1000
         loop_time = asyncio.get_running_loop().time
         deadline = loop_time() + timeout_s
         while True:
             if since is None or request.full_state or stream.changed_since(request.user_id, since):
-                response, upto = await self._store.snapshot(
+                response, context = await self._store.snapshot(
                     lambda reader: self._build(reader, request, since)
                 )
-                context = SyncContext(
-                    request.user_id, request.device_id, since, upto, request.filter,
-                    request.full_state,
-                )
+                upto = context.upto
                 for fill in self.memory_sections:
                     fill(context, response)
                 if since is None or request.full_state or not is_empty(response):
@@ -165,8 +189,9 @@ class Sync:
 
     def _build(
         self, reader: SyncReader, request: SyncRequest, since: int | None
-    ) -> tuple[dict[str, Any], int]:
+    ) -> tuple[dict[str, Any], SyncContext]:
         upto = reader.position()
+        joined: dict[str, bool] = {}
         response = _empty_response()
         rooms = response["rooms"]
         room_filter = request.filter.room
@@ -179,6 +204,7 @@ class Sync:
                 # A join over a join (a profile change) is no new room for the client.
                 new = reader.membership_at(room_nid, request.user_id, since) != "join"
             if membership == "join":
+                joined[room_id] = new
                 if new or request.full_state:
                     after = None if new else since
                     body = self._room(reader, request, room_nid, upto, after, full=True)
@@ -202,11 +228,12 @@ class Sync:
                 if body is not None:
                     rooms["leave"][room_id] = body
         context = SyncContext(
-            request.user_id, request.device_id, since, upto, request.filter, request.full_state
+            request.user_id, request.device_id, since, upto, request.filter, request.full_state,
+            joined, self._stream.token(upto),
         )
         for fill in self.snapshot_sections:
             fill(reader, context, response)
-        return response, upto
+        return response, context
 
     def _room(
         self,

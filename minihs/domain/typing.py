@@ -1,17 +1,18 @@
 """Typing notifications: who is typing in each room, in memory, each with an expiry.
 
 Spec: Client-Server API, "Typing Notifications". Delivered in sync as one ``m.typing``
-ephemeral event per room listing everyone typing there. Each room's list takes a position
-when it changes (a user starts, stops, or their timeout runs out), so sync can ask "did it
-change since N"; a timeout running out is a change too and wakes the waiters.
+ephemeral event per room listing everyone typing there. Each change of a room's list (a user
+starts, stops, or their timeout runs out) takes a position in the change stream
+(``minihs.domain.changes``), so sync can ask "did it change between these positions"; a timeout
+running out is a change too and wakes the room's waiting syncs.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Callable
 
-from minihs.domain.changes import ChangeListeners
+from minihs.domain.changes import MemoryChanges
 from minihs.domain.joined_rooms import JoinedRoomsIndex
 from minihs.spec.errors import forbidden, invalid_param
 
@@ -21,17 +22,13 @@ MAX_TIMEOUT_MS = 120_000
 
 
 class Typing:
-    def __init__(self, index: JoinedRoomsIndex, changes: ChangeListeners) -> None:
+    def __init__(self, index: JoinedRoomsIndex, changes: MemoryChanges) -> None:
         self._index = index
         self._changes = changes
         # room_id -> user_id -> the timer that ends their typing
         self._typing: dict[str, dict[str, asyncio.TimerHandle]] = {}
+        # room_id -> the stream position of the last committed change of its list
         self._room_position: dict[str, int] = {}
-        self._position = 0
-
-    @property
-    def current_position(self) -> int:
-        return self._position
 
     def clear(self) -> None:
         for users in self._typing.values():
@@ -40,12 +37,14 @@ class Typing:
         self._typing.clear()
         self._room_position.clear()
 
-    def _changed(self, room_id: str) -> None:
-        self._position += 1
-        self._room_position[room_id] = self._position
-        self._changes.notify(rooms={room_id})
+    def _record(self, room_id: str) -> Callable[[int], None]:
+        def record(position: int) -> None:
+            if self._room_position.get(room_id, 0) < position:
+                self._room_position[room_id] = position
 
-    def set_typing(
+        return record
+
+    async def set_typing(
         self, requester: str, room_id: str, user_id: str, typing: bool, timeout_ms: int | None
     ) -> None:
         """PUT /rooms/{roomId}/typing/{userId}"""
@@ -67,7 +66,7 @@ class Typing:
         elif not users:
             del self._typing[room_id]
         if typing or previous is not None:
-            self._changed(room_id)
+            await self._changes.in_room(room_id, self._record(room_id))
 
     def _expire(self, room_id: str, user_id: str) -> None:
         users = self._typing.get(room_id)
@@ -75,17 +74,18 @@ class Typing:
             return
         if not users:
             del self._typing[room_id]
-        self._changed(room_id)
+        self._changes.in_room_unawaited(room_id, self._record(room_id))
 
     def typing_in(self, room_id: str) -> list[str]:
         return sorted(self._typing.get(room_id, ()))
 
-    def typing_event(self, room_id: str, since: int | None) -> dict[str, Any] | None:
-        """The room's ``m.typing`` ephemeral event if its list changed after position ``since``
-        (None: an initial sync, which gets it whenever someone is typing); else None."""
+    def typing_event(self, room_id: str, since: int | None, upto: int) -> dict[str, Any] | None:
+        """The room's ``m.typing`` ephemeral event if its list changed at a position in
+        (``since``, ``upto``] (``since`` None: an initial sync, which gets it whenever someone
+        is typing); else None. A change past ``upto`` waits for the next sync, which it wakes."""
         if since is None:
             if room_id not in self._typing:
                 return None
-        elif self._room_position.get(room_id, 0) <= since:
+        elif not since < self._room_position.get(room_id, 0) <= upto:
             return None
         return {"type": "m.typing", "content": {"user_ids": self.typing_in(room_id)}}

@@ -68,6 +68,13 @@ class EventFilter:
             return False
         return True
 
+    def allows_type(self, event_type: str) -> bool:
+        """Whether an event of this type passes, for events without a sender (typing, receipts,
+        account data): only ``types`` and ``not_types`` apply to them."""
+        if self.not_types and _matches_any(event_type, self.not_types):
+            return False
+        return self.types is None or _matches_any(event_type, self.types)
+
     def allows_room(self, room_id: str) -> bool:
         if room_id in self.not_rooms:
             return False

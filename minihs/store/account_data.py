@@ -10,7 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from minihs.store.database import Database
-from minihs.store.stream import NextPosition, current_position, next_position
+from minihs.store.stream import NextPosition, next_position
 
 GLOBAL = ""  # the room_id of global account data
 
@@ -49,7 +49,7 @@ def _get(conn: sqlite3.Connection, user_id: str, room_id: str, data_type: str) -
     return None if row is None else row[0]
 
 
-def _changed_since(conn: sqlite3.Connection, user_id: str, since: int) -> list[AccountDataChange]:
+def changed_since(conn: sqlite3.Connection, user_id: str, since: int) -> list[AccountDataChange]:
     rows = conn.execute(
         "SELECT room_id, type, content, stream_position FROM account_data "
         "WHERE user_id = ? AND stream_position > ? ORDER BY stream_position",
@@ -63,19 +63,18 @@ class AccountDataStore:
         self._db = db
         self._position_of = position_of
 
-    async def put(self, user_id: str, room_id: str, data_type: str, content: str) -> int:
-        """Store ``content`` (JSON text); return the position the change took."""
-        return await self._db.transaction(
-            _put, self._position_of, user_id, room_id, data_type, content
+    async def put(
+        self, user_id: str, room_id: str, data_type: str, content: str, on_settled=None
+    ) -> int:
+        """Store ``content`` (JSON text); return the position the change took.
+        ``on_settled(committed, position)`` as for ``Database.submit``."""
+        return await self._db.submit(
+            _put, self._position_of, user_id, room_id, data_type, content, on_settled=on_settled
         )
 
     async def get(self, user_id: str, room_id: str, data_type: str) -> str | None:
         return await self._db.read(_get, user_id, room_id, data_type)
 
-    async def current_position(self) -> int:
-        """The last position a change of account data or receipts took."""
-        return await self._db.read(current_position)
-
     async def changed_since(self, user_id: str, since: int) -> list[AccountDataChange]:
         """The user's account data written after position ``since`` (0: all of it)."""
-        return await self._db.read(_changed_since, user_id, since)
+        return await self._db.read(changed_since, user_id, since)

@@ -10,7 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from minihs.store.database import Database
-from minihs.store.stream import NextPosition, next_position
+from minihs.store.stream import NextPosition, joined_members, next_position
 
 UNTHREADED = ""  # the thread_id column of a receipt sent without one
 
@@ -46,7 +46,14 @@ def _put(
     return position
 
 
-def _changed_since(conn: sqlite3.Connection, room_id: str, since: int) -> list[StoredReceipt]:
+def _put_for_members(
+    conn: sqlite3.Connection, position_of: NextPosition, room_id: str, *receipt: object
+) -> tuple[int, list[str]]:
+    """Store a receipt; its position, and the room's joined members as it was written."""
+    return _put(conn, position_of, room_id, *receipt), joined_members(conn, room_id)
+
+
+def changed_since(conn: sqlite3.Connection, room_id: str, since: int) -> list[StoredReceipt]:
     rows = conn.execute(
         "SELECT receipt_type, user_id, thread_id, event_id, ts, stream_position FROM receipts "
         "WHERE room_id = ? AND stream_position > ? ORDER BY stream_position",
@@ -72,16 +79,25 @@ class ReceiptStore:
         self._position_of = position_of
 
     async def put(
-        self, room_id: str, receipt_type: str, user_id: str, thread_id: str, event_id: str, ts: int
-    ) -> int:
-        """Store the user's receipt (replacing their previous one); return its position."""
-        return await self._db.transaction(
-            _put, self._position_of, room_id, receipt_type, user_id, thread_id, event_id, ts
+        self,
+        room_id: str,
+        receipt_type: str,
+        user_id: str,
+        thread_id: str,
+        event_id: str,
+        ts: int,
+        on_settled=None,
+    ) -> tuple[int, list[str]]:
+        """Store the user's receipt (replacing their previous one); return its position and the
+        room's joined members. ``on_settled(committed, that)`` as for ``Database.submit``."""
+        return await self._db.submit(
+            _put_for_members, self._position_of, room_id, receipt_type, user_id, thread_id,
+            event_id, ts, on_settled=on_settled,
         )
 
     async def changed_since(self, room_id: str, since: int) -> list[StoredReceipt]:
         """The room's receipts written after position ``since`` (0: all of them)."""
-        return await self._db.read(_changed_since, room_id, since)
+        return await self._db.read(changed_since, room_id, since)
 
     async def event_in_room(self, room_id: str, event_id: str) -> bool:
         return await self._db.read(_event_in_room, room_id, event_id)

@@ -52,3 +52,41 @@ class StreamStore:
     async def position_and_epoch(self) -> tuple[int, str]:
         return await self._db.read(_read)
 
+
+
+# --- positions for changes that are not room events, with whom they concern -----------------
+# A unit below takes the next position and, in the same transaction, reads the users the change
+# concerns: their waiting syncs are woken from the unit's ``on_settled`` with exactly the
+# membership the position was taken against.
+
+
+def joined_members(conn: sqlite3.Connection, room_id: str) -> list[str]:
+    """The users joined to the room."""
+    return [
+        user_id
+        for (user_id,) in conn.execute(
+            "SELECT m.user_id FROM memberships m JOIN rooms r ON r.room_nid = m.room_nid "
+            "WHERE r.room_id = ? AND m.membership = 'join'",
+            (room_id,),
+        )
+    ]
+
+
+def room_mates(conn: sqlite3.Connection, user_id: str) -> set[str]:
+    """The user and everyone sharing a joined room with them."""
+    rows = conn.execute(
+        "SELECT DISTINCT o.user_id FROM memberships m JOIN memberships o ON o.room_nid = m.room_nid "
+        "WHERE m.membership = 'join' AND m.user_id = ? AND o.membership = 'join'",
+        (user_id,),
+    )
+    return {user_id, *(other for (other,) in rows)}
+
+
+def position_for_room(conn: sqlite3.Connection, room_id: str) -> tuple[int, list[str]]:
+    """A unit: the next position, and the room's joined members."""
+    return next_position(conn), joined_members(conn, room_id)
+
+
+def position_for_room_mates(conn: sqlite3.Connection, user_id: str) -> tuple[int, set[str]]:
+    """A unit: the next position, and the user with everyone sharing a joined room with them."""
+    return next_position(conn), room_mates(conn, user_id)

@@ -11,7 +11,10 @@ import json
 import sqlite3
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
+from minihs.store import account_data, receipts
+from minihs.store.account_data import AccountDataChange
 from minihs.store.database import Database
+from minihs.store.receipts import StoredReceipt
 from minihs.store.stream import current_position
 
 T = TypeVar("T")
@@ -125,6 +128,14 @@ class SyncReader:
         return self._conn.execute(
             "SELECT stream_ordering, room_nid, json FROM events WHERE event_id = ?", (event_id,)
         ).fetchone()
+
+    def account_data_after(self, user_id: str, position: int) -> list[AccountDataChange]:
+        """The user's account data (global and per room) written after ``position``."""
+        return account_data.changed_since(self._conn, user_id, position)
+
+    def receipts_after(self, room_id: str, position: int) -> list[StoredReceipt]:
+        """The room's receipts that moved after ``position``, oldest first."""
+        return receipts.changed_since(self._conn, room_id, position)
 
     def txn_ids(self, user_id: str, device_id: str, positions: Iterable[int]) -> dict[int, str]:
         """The transaction IDs this device sent the events at ``positions`` with."""
