@@ -7,11 +7,11 @@ the stream's position moves on, each of those users' "last change" becomes that 
 their waiting ``/sync`` requests are woken. A ``/sync`` therefore wakes only after the database
 holds the change (it then reads it), and never for a change that does not concern its user.
 
-Hooks for changes that are not room events (account data, profile, presence, typing, receipts):
-take a position with ``minihs.store.stream.next_position`` inside the write unit (or, for state
-kept only in memory such as typing, with a unit that does nothing else), then call
-``notify(users, position)`` from ``on_settled``; fill the sync sections in
-``minihs.domain.sync`` (``SyncBuilder.global_sections`` and ``room_sections``).
+Changes that are not room events (account data, receipts, presence, typing) do the same: they
+take a position with ``minihs.store.stream.next_position`` inside their write unit (state kept
+only in memory, presence and typing, with a unit that does nothing else:
+``minihs.domain.changes``) and call ``notify(users, position)`` from ``on_settled``; their sync
+sections are filled by ``minihs.domain.sync_extras``.
 
 Tokens: ``s<position>_<epoch>``. The epoch is random per database and replaced by a reset, so a
 token from before a reset (or from another database) is told apart from a valid one.

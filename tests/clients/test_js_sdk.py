@@ -232,24 +232,8 @@ def test_no_request_got_a_server_error_or_hit_an_unknown_endpoint(flow):
 SYNC_FLOW = JS_DIR / "sync_flow.mjs"
 
 
-def _serves_pushrules() -> bool:
-    # startClient() needs GET /pushrules/ before its first sync; until minihs serves it this
-    # part cannot run (checked against the app's own routes, so it turns itself on).
-    from minihs.api.app import create_app
-
-    from .conftest import client_test_config
-
-    app = create_app(client_test_config())
-    return any(
-        getattr(resource, "canonical", "") == "/_matrix/client/v3/pushrules/"
-        for resource in app.router.resources()
-    )
-
-
 @pytest.fixture(scope="module")
 def sync_flow() -> Flow:
-    if not _serves_pushrules():
-        pytest.skip("minihs does not serve GET /_matrix/client/v3/pushrules/ yet")
     with serve_in_thread() as server:
         completed = subprocess.run(
             ["node", str(SYNC_FLOW), server.url],
