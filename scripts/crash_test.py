@@ -9,6 +9,12 @@ directly, restarts, and checks over HTTP that every acknowledged change is visib
 joined_rooms, joined_members, mutual_rooms). Changes in flight at the kill may land or not; those
 are the only ones allowed either way.
 
+Messages (issue 15): clients also send messages into one watched room, each with its own txnId.
+A watcher user, joined there for good, takes a ``/sync`` token at the start of each cycle. After
+the restart, every acknowledged message must be readable (``GET /rooms/{roomId}/event/...``), and
+``/sync?since=<that token>`` must report exactly the messages sent during the cycle: all the
+acknowledged ones, none from before the token, and no others than those in flight at the kill.
+
     python scripts/crash_test.py --cycles 20 --clients 16      # full mode
     python scripts/crash_test.py --quick                        # what the test suite runs
 """
@@ -46,6 +52,14 @@ class Ledger:
     pending_registrations: set[str] = field(default_factory=set)
     pending_rooms: int = 0
     acknowledged: int = 0
+    # The watched room, its watcher (user_id, token) and the watcher's token for this cycle.
+    watched_room: str = ""
+    watcher: tuple[str, str] = ("", "")
+    since: str = ""
+    # event_id -> body of acknowledged messages; those of this cycle; bodies in flight.
+    messages: dict[str, str] = field(default_factory=dict)
+    cycle_messages: set[str] = field(default_factory=set)
+    in_flight: set[str] = field(default_factory=set)
 
 
 class ServerProcess:
@@ -92,6 +106,7 @@ class Client:
         self.rng = rng
         self.user_id: str | None = None
         self.token: str | None = None
+        self.in_watched = False
 
     async def call(self, method, path, body=None, token=None):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -130,8 +145,30 @@ class Client:
                 self.ledger.membership[key] = attempted
                 self.ledger.acknowledged += 1
 
+    async def send_message(self) -> None:
+        ledger = self.ledger
+        room = ledger.watched_room
+        if not self.in_watched:
+            status, body = await self.call("POST", f"/_matrix/client/v3/join/{room}", {}, self.token)
+            assert status == 200, body
+            self.in_watched = True
+        text = f"m{self.rng.getrandbits(48):x}"
+        ledger.in_flight.add(text)
+        status, body = await self.call(
+            "PUT", f"/_matrix/client/v3/rooms/{room}/send/m.room.message/{text}",
+            {"msgtype": "m.text", "body": text}, self.token,
+        )
+        assert status == 200, body
+        ledger.in_flight.discard(text)
+        ledger.messages[body["event_id"]] = text
+        ledger.cycle_messages.add(body["event_id"])
+        ledger.acknowledged += 1
+
     async def step(self) -> None:
         ledger, rng = self.ledger, self.rng
+        if ledger.watched_room and rng.random() < 0.3:
+            await self.send_message()
+            return
         choice = rng.random()
         rooms = list(ledger.rooms)
         if choice < 0.15 or not rooms:
@@ -287,7 +324,81 @@ async def verify(base: str, ledger: Ledger) -> tuple[list[str], int]:
                 "count"
             ] != len(expected):
                 problems.append(f"mutual_rooms({a}, {b}) disagrees with joined_rooms")
+        message_problems, message_lost = await verify_messages(call, ledger)
+        problems += message_problems
+        lost += message_lost
     return problems, lost
+
+
+async def verify_messages(call, ledger: Ledger) -> tuple[list[str], int]:
+    """Every acknowledged message is there; /sync from the cycle's token reports exactly the
+    messages of the cycle (those in flight at the kill may be there or not)."""
+    problems: list[str] = []
+    lost = 0
+    if not ledger.watched_room:
+        return problems, lost
+    room, (watcher, token) = ledger.watched_room, ledger.watcher
+    for event_id, text in ledger.messages.items():
+        status, body = await call("GET", f"/_matrix/client/v3/rooms/{room}/event/{event_id}", token=token)
+        if status != 200 or body["content"].get("body") != text:
+            problems.append(f"acknowledged message {event_id} is gone: {status} {body}")
+            lost += 1
+    if ledger.since:
+        only_messages = json.dumps({"room": {"timeline": {"limit": 1000, "types": ["m.room.message"]}}})
+        status, body = await call(
+            "GET", "/_matrix/client/v3/sync", token=token,
+            params={"since": ledger.since, "filter": only_messages, "timeout": "0"},
+        )
+        if status != 200:
+            problems.append(f"/sync from the token of before the crash: {status} {body}")
+            return problems, lost
+        timeline = body["rooms"]["join"].get(room, {}).get("timeline", {"events": [], "limited": False})
+        seen = {event["event_id"]: event["content"].get("body") for event in timeline["events"]}
+        if timeline["limited"]:
+            problems.append("/sync from before the crash was limited: cannot compare")
+        for event_id in ledger.cycle_messages - seen.keys():
+            problems.append(f"/sync from before the crash misses acknowledged {event_id}")
+            lost += 1
+        for event_id, text in seen.items():
+            if event_id in ledger.cycle_messages:
+                continue
+            if event_id in ledger.messages:
+                problems.append(f"/sync from before the crash repeats {event_id}, older than its token")
+            elif text not in ledger.in_flight:
+                problems.append(f"/sync from before the crash shows {event_id}, never sent")
+            else:
+                ledger.messages[event_id] = text  # an in-flight send that landed
+    return problems, lost
+
+
+async def start_cycle_messages(base: str, ledger: Ledger) -> None:
+    """Before a cycle: make the watched room and its watcher once, then take the watcher's
+    sync token that the check after the next crash starts from."""
+    async with aiohttp.ClientSession() as session:
+
+        async def call(method, path, body=None, token=None, params=None):
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            async with session.request(method, base + path, json=body, headers=headers, params=params) as response:
+                data = await response.json(content_type=None)
+                assert response.status == 200, (path, response.status, data)
+                return data
+
+        if not ledger.watched_room:
+            body = await call("POST", "/_matrix/client/v3/register", {
+                "username": "watcher", "password": PASSWORD, "auth": {"type": "m.login.dummy"}})
+            ledger.watcher = (body["user_id"], body["access_token"])
+            room = await call("POST", "/_matrix/client/v3/createRoom", {"preset": "public_chat"},
+                              ledger.watcher[1])
+            ledger.watched_room = room["room_id"]
+        else:
+            body = await call("POST", "/_matrix/client/v3/login", {
+                "type": "m.login.password", "user": "watcher", "password": PASSWORD})
+            ledger.watcher = (ledger.watcher[0], body["access_token"])
+        body = await call("GET", "/_matrix/client/v3/sync", token=ledger.watcher[1],
+                          params={"timeout": "0", "filter": json.dumps({"room": {"timeline": {"limit": 1}}})})
+        ledger.since = body["next_batch"]
+        ledger.cycle_messages.clear()
+        ledger.in_flight.clear()
 
 
 async def crash_cycles(cycles: int, clients: int, seed: int, workdir: Path, min_run: float, max_run: float) -> dict:
@@ -303,6 +414,7 @@ async def crash_cycles(cycles: int, clients: int, seed: int, workdir: Path, min_
             report["lost"] += lost
         # Anything left uncertain was settled by the check above: adopt what the server says.
         await settle_uncertain(server.base_url, ledger)
+        await start_cycle_messages(server.base_url, ledger)
         stop = asyncio.Event()
         key_locks: dict = {}
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
@@ -328,6 +440,7 @@ async def crash_cycles(cycles: int, clients: int, seed: int, workdir: Path, min_
     report["acknowledged"] = ledger.acknowledged
     report["users"] = len(ledger.users)
     report["rooms"] = len(ledger.rooms)
+    report["messages"] = len(ledger.messages)
     return report
 
 

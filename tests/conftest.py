@@ -126,6 +126,54 @@ class MatrixTestClient:
             expect=expect,
         )
 
+    async def send(
+        self, user: User, room: str, body: str = "hello", *, event_type: str = "m.room.message",
+        txn_id: str | None = None, content: Any = None, expect: int = 200,
+    ) -> Any:
+        """PUT /rooms/{roomId}/send/{eventType}/{txnId}; the event ID (or the error body)."""
+        if content is None:
+            content = {"msgtype": "m.text", "body": body}
+        txn_id = txn_id if txn_id is not None else f"txn{next(_names)}"
+        reply = await self.request(
+            "PUT",
+            f"/_matrix/client/v3/rooms/{quote(room)}/send/{quote(event_type)}/{quote(txn_id)}",
+            user, json=content, expect=expect,
+        )
+        return reply["event_id"] if expect == 200 else reply
+
+    async def set_state(
+        self, user: User, room: str, event_type: str, content: Any, state_key: str = "",
+        expect: int = 200,
+    ) -> Any:
+        reply = await self.request(
+            "PUT",
+            f"/_matrix/client/v3/rooms/{quote(room)}/state/{quote(event_type)}/{quote(state_key)}",
+            user, json=content, expect=expect,
+        )
+        return reply["event_id"] if expect == 200 else reply
+
+    async def sync(self, user: User, expect: int = 200, **params: Any) -> Any:
+        """GET /sync; ``params`` as query parameters (a dict ``filter`` is sent as JSON)."""
+        import json as _json
+
+        query = {}
+        for name, value in params.items():
+            if isinstance(value, (dict, list)):
+                value = _json.dumps(value)
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            query[name] = str(value)
+        return await self.request("GET", "/_matrix/client/v3/sync", user, params=query, expect=expect)
+
+    async def messages(self, user: User, room: str, expect: int = 200, **params: Any) -> Any:
+        import json as _json
+
+        query = {k: _json.dumps(v) if isinstance(v, dict) else str(v) for k, v in params.items()}
+        return await self.request(
+            "GET", f"/_matrix/client/v3/rooms/{quote(room)}/messages", user, params=query,
+            expect=expect,
+        )
+
     async def mutual_rooms(
         self, user: User, other: User | str, from_token: str | None = None, expect: int = 200
     ) -> Any:

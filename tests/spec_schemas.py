@@ -57,11 +57,15 @@ def response_validator(api_file: str, path: str, method: str, status: str = "200
     ``/pushrules/``)."""
     require_spec()
     document_path = CLIENT_SERVER / api_file
-    operation = _load(document_path)["paths"][path][method.lower()]
+    document = _load(document_path)
+    operation = document["paths"][path][method.lower()]
     schema = operation["responses"][status]["content"]["application/json"]["schema"]
     # The $id makes the document's relative $refs (definitions/..., ../../event-schemas/...)
-    # resolve against the file the schema came from.
+    # resolve against the file the schema came from; the document's components come along for
+    # its local ones (#/components/schemas/..., as capabilities.yaml uses).
     rooted = {"$id": document_path.as_uri(), **schema}
+    if "components" in document:
+        rooted["components"] = document["components"]
     return jsonschema.Draft202012Validator(rooted, registry=_REGISTRY)
 
 
@@ -69,4 +73,14 @@ def assert_matches_spec(body: Any, api_file: str, path: str, method: str, status
     errors = sorted(
         response_validator(api_file, path, method, status).iter_errors(body), key=lambda e: e.path
     )
+    assert not errors, "; ".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
+
+
+def assert_event_matches_spec(event: Any, event_type: str) -> None:
+    """Check an event (as sync delivers it) against ``data/event-schemas/schema/<event_type>.yaml``."""
+    require_spec()
+    document_path = SPEC_DIR / "data" / "event-schemas" / "schema" / f"{event_type}.yaml"
+    rooted = {"$id": document_path.as_uri(), **_load(document_path)}
+    validator = jsonschema.Draft202012Validator(rooted, registry=_REGISTRY)
+    errors = sorted(validator.iter_errors(event), key=lambda e: e.path)
     assert not errors, "; ".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])

@@ -19,6 +19,7 @@ from minihs.domain.joined_rooms import JoinedRoomsIndex
 from minihs.domain.room_creation import CreateRoomRequest
 from minihs.domain.room_state import CREATE, MEMBER
 from minihs.domain.rooms import ROOM_CACHE_SIZE, Rooms, persistable
+from minihs.domain.stream import Stream
 from minihs.domain.uia import MAX_SESSIONS, RegistrationAuth
 from minihs.spec.events import ROOM_VERSIONS
 from minihs.store.database import Database
@@ -68,7 +69,7 @@ async def test_100000_distinct_rooms_touched_once_leave_the_cache_and_locks_boun
     a room, most of it decoding the room's stored state. The store is the template store
     above, not the database (see its docstring for why)."""
     store = OneRoomTemplateStore()
-    rooms = Rooms(Config(), store, JoinedRoomsIndex())
+    rooms = Rooms(Config(), store, JoinedRoomsIndex(), Stream())
     most_locks = 0
     for n in range(DISTINCT_ROOMS):
         members = await rooms.joined_members(CREATOR, f"!{n}:test")
@@ -134,13 +135,14 @@ class GatedRoomStore(RoomStore):
         self.gate.set()
         self._pending: set[asyncio.Task] = set()
 
-    def append_event(self, room_nid, event, on_settled=None):
+    def append_sent_event(self, room_nid, event, txn, on_settled=None):
         result = asyncio.get_running_loop().create_future()
 
         async def write_when_open():
             await self.gate.wait()
             try:
-                result.set_result(await RoomStore.append_event(self, room_nid, event, on_settled))
+                written = RoomStore.append_sent_event(self, room_nid, event, txn, on_settled)
+                result.set_result(await written)
             except BaseException as exc:
                 result.set_exception(exc)
 
@@ -165,7 +167,7 @@ async def make_rooms(rooms: Rooms, count: int) -> list[str]:
 
 
 async def test_an_evicted_room_is_reloaded_with_every_change_made_to_it(db):
-    rooms = Rooms(Config(), RoomStore(db), JoinedRoomsIndex(), cache_size=5)
+    rooms = Rooms(Config(), RoomStore(db), JoinedRoomsIndex(), Stream(), cache_size=5)
     made = await make_rooms(rooms, 30)
     for room_id in made:
         await rooms.join(BOB, room_id, {})
@@ -180,7 +182,7 @@ async def test_an_evicted_room_is_reloaded_with_every_change_made_to_it(db):
 
 
 async def test_the_joined_rooms_index_stays_complete_while_rooms_are_evicted(db):
-    rooms = Rooms(Config(), RoomStore(db), JoinedRoomsIndex(), cache_size=3)
+    rooms = Rooms(Config(), RoomStore(db), JoinedRoomsIndex(), Stream(), cache_size=3)
     made = await make_rooms(rooms, 20)
     for room_id in made:
         await rooms.join(BOB, room_id, {})
@@ -190,13 +192,17 @@ async def test_the_joined_rooms_index_stays_complete_while_rooms_are_evicted(db)
 
 async def test_a_room_whose_lock_is_held_is_not_evicted(db):
     store = GatedRoomStore(db)
-    rooms = Rooms(Config(), store, JoinedRoomsIndex(), cache_size=2)
+    rooms = Rooms(Config(), store, JoinedRoomsIndex(), Stream(), cache_size=2)
     first, *others = await make_rooms(rooms, 6)
     await rooms.joined_members(CREATOR, first)  # cached again, most recently used
     store.gate.clear()
     joining = asyncio.ensure_future(rooms.join(BOB, first, {}))
-    while len(rooms._locks) == 0 or not store._pending:
-        await asyncio.sleep(0)  # bob's join holds the room's lock, its write waits
+    for _ in range(1000):  # bob's join holds the room's lock, its write waits
+        if len(rooms._locks) and store._pending:
+            break
+        await asyncio.sleep(0)
+    else:
+        raise AssertionError("the join never reached the store")
     for room_id in others:  # enough loads to evict `first` many times over
         await rooms.joined_members(CREATOR, room_id)
     assert first in rooms._rooms  # the join's copy stayed the cached one

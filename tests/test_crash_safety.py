@@ -30,6 +30,7 @@ async def test_acknowledged_changes_survive_kill_9_and_no_half_change_is_visible
     )
     assert report["cycles"] == 2
     assert report["acknowledged"] > 50, report
+    assert report["messages"] > 0, report
     assert report["problems"] == [], f"seed {seed}: {report['problems'][:5]}"
     assert report["lost"] == 0, f"seed {seed}"
 

@@ -173,7 +173,10 @@ async def test_every_initial_event_is_sent_by_the_creator(hs):
 async def test_creator_is_joined(hs):
     alice = await hs.register()
     room = await hs.create_room(alice)
-    assert await hs.state(alice, room, "m.room.member", alice.user_id) == {"membership": "join"}
+    # The join carries the creator's profile: registration gave them their localpart as name.
+    assert await hs.state(alice, room, "m.room.member", alice.user_id) == {
+        "membership": "join", "displayname": alice.user_id[1:].split(":")[0],
+    }
     assert await hs.joined_rooms(alice) == [room]
 
 

@@ -82,6 +82,8 @@ OWN_DOCUMENT_ONLY = {
         "MSC2666's unstable path, kept for older clients",
     ("GET", "/_matrix/client/v3/rooms/{roomId}/state/{eventType}"):
         "the spec has only .../{stateKey}; clients drop the trailing slash of an empty key",
+    ("PUT", "/_matrix/client/v3/rooms/{roomId}/state/{eventType}"):
+        "the spec has only .../{stateKey}; clients drop the trailing slash of an empty key",
     # Not fuzzed at all: it would log the fuzzing user out halfway (tests/test_admin.py covers it).
     ("POST", "/_minihs/admin/reset"): "minihs's own endpoint (left out of fuzzing)",
 }
@@ -119,6 +121,9 @@ V3 = "/_matrix/client/v3"
 ROOM_READS = {("GET", f"{V3}/rooms/{{roomId}}/{rest}")
               for rest in ("state", "members", "joined_members")}
 JOINS = {("POST", f"{V3}/join/{{roomIdOrAlias}}"), ("POST", f"{V3}/rooms/{{roomId}}/join")}
+TYPING = ("PUT", f"{V3}/rooms/{{roomId}}/typing/{{userId}}")
+ROOM_EPHEMERAL = {TYPING, ("POST", f"{V3}/rooms/{{roomId}}/read_markers"),
+                  ("POST", f"{V3}/rooms/{{roomId}}/receipt/{{receiptType}}/{{eventId}}")}
 
 # One row per tolerated difference, each with why. Statuses the spec's "API Standards" section
 # gives every endpoint are tolerated everywhere; the rest only where named.
@@ -143,6 +148,26 @@ OFFICIAL_SPEC_QUIRKS = [
     Quirk({("POST", f"{V3}/rooms/{{roomId}}/leave")}, status=403, errcodes=("M_FORBIDDEN",),
           why="leaving a room you are not in: the spec lists only 200/429, but the "
               "authorization rules refuse the event and Synapse answers 403 too"),
+    Quirk({("PUT", f"{V3}/rooms/{{roomId}}/send/{{eventType}}/{{txnId}}")}, status=403,
+          errcodes=("M_FORBIDDEN",),
+          why="sending into a room you are not in (or without the power level): the spec "
+              "lists only 200/400, but the authorization rules refuse the event, and Synapse "
+              "answers 403 too"),
+    Quirk({("POST", f"{V3}/user/{{userId}}/filter"),
+           ("GET", f"{V3}/user/{{userId}}/filter/{{filterId}}")}, status=403,
+          errcodes=("M_FORBIDDEN",),
+          why="another user's filters: the spec lists no 403, but a user may only upload and "
+              "read their own (Synapse: 403 \"Cannot create/get filters for other users\")"),
+    Quirk(ROOM_EPHEMERAL, status=403, errcodes=("M_FORBIDDEN",),
+          why="typing, a receipt or a read marker in a room you are not joined to (or typing "
+              "for another user): the spec lists only 200/429 (receipts 200/400/429); Synapse "
+              "answers 403 too"),
+    Quirk(ROOM_EPHEMERAL - {TYPING}, status=404, errcodes=("M_NOT_FOUND",),
+          why="a receipt or read marker for an event that is not in the room: the spec names "
+              "no answer; 404 M_NOT_FOUND says what is missing"),
+    Quirk({("PUT", f"{V3}/presence/{{userId}}/status")}, status=403, errcodes=("M_FORBIDDEN",),
+          why="setting another user's presence: the spec lists only 200/429; Synapse answers "
+              "403 too"),
 ]
 
 

@@ -167,7 +167,10 @@ async def test_rooms_room_id_join_puts_body_keys_into_the_content_too(hs):
     await hs.request(
         "POST", f"{V3}/rooms/{quote(room)}/join", bob, json={"reason": "r", "custom": 1}
     )
-    assert await member(hs, alice, room, bob) == {"membership": "join", "reason": "r", "custom": 1}
+    assert await member(hs, alice, room, bob) == {
+        "membership": "join", "reason": "r", "custom": 1,
+        "displayname": bob.user_id[1:].split(":")[0],  # the join carries bob's profile
+    }
 
 
 async def test_join_body_cannot_change_the_membership(hs):

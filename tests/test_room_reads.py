@@ -62,7 +62,8 @@ async def test_joined_members_maps_joined_users_to_their_profile(hs):
     body = await hs.request("GET", room_path(room, "joined_members"), bob)
     assert body == {
         "joined": {
-            alice.user_id: {},
+            # Registration gave alice her localpart as display name; her join carried it.
+            alice.user_id: {"display_name": alice.user_id[1:].split(":")[0]},
             bob.user_id: {"display_name": "Bob", "avatar_url": "mxc://localhost/bob"},
         }
     }
@@ -211,7 +212,8 @@ async def test_state_event_with_a_state_key(hs):
     alice = await hs.register()
     room = await hs.create_room(alice)
     path = room_path(room, f"state/m.room.member/{quote(alice.user_id)}")
-    assert await hs.request("GET", path, alice) == {"membership": "join"}
+    localpart = alice.user_id[1:].split(":")[0]
+    assert await hs.request("GET", path, alice) == {"membership": "join", "displayname": localpart}
 
 
 async def test_state_event_format_event_returns_the_whole_client_event(hs):
@@ -308,7 +310,8 @@ async def test_joined_members_leaves_out_a_display_name_and_avatar_the_member_ev
     room = await hs.create_room(alice, preset="public_chat")
     await hs.join(bob, room, displayname="Bob")
     body = await hs.request("GET", room_path(room, "joined_members"), alice)
-    assert body["joined"][alice.user_id] == {}
+    # alice's join carried the display name registration gave her, and no avatar.
+    assert body["joined"][alice.user_id] == {"display_name": alice.user_id[1:].split(":")[0]}
     assert body["joined"][bob.user_id] == {"display_name": "Bob"}
 
 

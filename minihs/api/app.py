@@ -12,7 +12,25 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from minihs.api import account, admin, membership, mutual_rooms, openapi, rooms, versions
+from minihs.api import (
+    account,
+    account_data,
+    admin,
+    capabilities,
+    filters,
+    membership,
+    messages,
+    mutual_rooms,
+    openapi,
+    presence,
+    profile,
+    push_rules,
+    receipts,
+    rooms,
+    sync,
+    typing,
+    versions,
+)
 from minihs.config import Config
 from minihs.api.middleware import matrix_error_middleware
 from minihs.api.request import HOMESERVER
@@ -92,7 +110,11 @@ def _elapsed_since(started_at: float) -> float:
 
 def _add_routes(app: web.Application) -> None:
     router = app.router
-    for module in (account, rooms, membership):
+    client_modules = (
+        account, rooms, membership, messages, sync, filters,
+        profile, account_data, push_rules, capabilities, presence, typing, receipts,
+    )
+    for module in client_modules:
         for method, path, handler in module.ROUTES:
             for prefix in (CLIENT_V3, CLIENT_R0):
                 router.add_route(method, prefix + path, handler)

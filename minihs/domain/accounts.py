@@ -12,6 +12,7 @@ import secrets
 import string
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from minihs.domain import passwords
 from minihs.config import Config
@@ -83,6 +84,8 @@ class Accounts:
         # "no such user" costs the same time as "wrong password". Made on first need, not at
         # start, so that start-up stays fast.
         self._decoy_hash: str | None = None
+        # Told the user ID of each new account (the Homeserver points it at Profiles).
+        self.on_registered: Callable[[str], None] | None = None
 
     @property
     def server_name(self) -> str:
@@ -173,6 +176,8 @@ class Accounts:
             )
         except UserExists:
             raise MatrixError(400, Codes.USER_IN_USE, "User ID already taken.") from None
+        if self.on_registered is not None:
+            self.on_registered(user_id)
         if inhibit_login:
             return Session(user_id, None, None)
         return Session(user_id, device_id, token)

@@ -15,6 +15,7 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 
+from minihs.domain.account_data import AccountData
 from minihs.domain.accounts import Accounts
 from minihs.domain.admin_registration import SharedSecretRegistration
 from minihs.config import Config
@@ -23,10 +24,26 @@ from minihs.domain.mutual_rooms import MutualRooms
 from minihs.domain.ratelimit import Ratelimiter
 from minihs.domain.request_gate import RequestGate
 from minihs.domain.rooms import Rooms
+from minihs.domain.filters import Filters
+from minihs.domain.messages import Messages
+from minihs.domain.stream import Stream
+from minihs.domain.sync import Sync
 from minihs.store.accounts import AccountStore
 from minihs.store.database import Database
+from minihs.store.filters import FilterStore
 from minihs.store.rooms import RoomStore
+from minihs.store.stream import StreamStore, new_epoch
+from minihs.store.sync import SyncStore
 from minihs.domain.uia import RegistrationAuth
+from minihs.domain import sync_extras
+from minihs.domain.changes import MemoryChanges
+from minihs.domain.presence import Presence
+from minihs.domain.profiles import Profiles
+from minihs.domain.receipts import Receipts
+from minihs.domain.typing import Typing
+from minihs.store.account_data import AccountDataStore
+from minihs.store.profiles import ProfileStore
+from minihs.store.receipts import ReceiptStore
 
 
 @dataclass
@@ -60,8 +77,24 @@ class Homeserver:
         self.gate = RequestGate()
         self.accounts = Accounts(config, AccountStore(db))
         self.joined_rooms = JoinedRoomsIndex()
-        self.rooms = Rooms(config, RoomStore(db), self.joined_rooms)
+        self.stream = Stream()
+        self._stream_store = StreamStore(db)
+        self.rooms = Rooms(config, RoomStore(db), self.joined_rooms, self.stream)
+        self.filters = Filters(FilterStore(db))
+        self.sync = Sync(SyncStore(db), self.stream, self.filters, self.gate)
+        self.messages = Messages(config, self.rooms, RoomStore(db), SyncStore(db), self.stream)
         self.ratelimits = Ratelimiters.from_config(config)
+        self.profiles = Profiles(ProfileStore(db), self.rooms)
+        self.rooms.member_profile = self.profiles.member_profile
+        self.accounts.on_registered = self.profiles.registered
+        # Account data, presence, typing and receipts: each change takes a stream position and
+        # wakes the syncs it concerns; their sync sections are in ``sync_extras``.
+        memory_changes = MemoryChanges(db, self.stream)
+        self.account_data = AccountData(AccountDataStore(db), self.stream)
+        self.presence = Presence(self.joined_rooms, memory_changes)
+        self.typing = Typing(self.joined_rooms, memory_changes)
+        self.receipts = Receipts(ReceiptStore(db), self.account_data, self.joined_rooms, self.stream)
+        sync_extras.install(self.sync, self.presence, self.typing)
         self._forget_memory(pagination_salt="")
 
     def _forget_memory(self, pagination_salt: str) -> None:
@@ -89,6 +122,7 @@ class Homeserver:
         db = await Database.open(config.database.path, config.database.synchronous)
         homeserver = cls(config, db)
         try:
+            homeserver.stream.load(*await homeserver._stream_store.position_and_epoch())
             await homeserver.rooms.load_index()
         except BaseException:
             await db.close()
@@ -106,17 +140,30 @@ class Homeserver:
 
     async def _reset(self) -> None:
         async with self.gate.exclusive():
-            await self.db.replace_with_empty(on_settled=self._forget_after_reset)
+            # Every copy of the pristine database carries the same stream epoch: the step gives
+            # this one its own, so that sync tokens issued before the reset are refused.
+            epoch, write_epoch = new_epoch()
+            await self.db.replace_with_empty(
+                then=write_epoch,
+                on_settled=lambda replaced, _: self._forget_after_reset(replaced, epoch),
+            )
 
-    def _forget_after_reset(self, replaced: bool, _result: object) -> None:
+    def _forget_after_reset(self, replaced: bool, epoch: str) -> None:
         # On the event loop, right after the database step and before any later one settles.
         if not replaced:
             return  # the database is unchanged (the error reaches reset()'s caller): keep all
+        self.stream.load(0, epoch)
         self.accounts.clear_caches()
         self.rooms.clear_caches()
+        self.filters.clear_caches()
+        self.messages.clear_caches()
         self.joined_rooms.clear()
         self.ratelimits.reset()
+        self.profiles.clear_caches()
+        self.presence.clear()
+        self.typing.clear()
         self._forget_memory(pagination_salt=secrets.token_hex(16))
 
     async def close(self) -> None:
+        self.typing.clear()  # no typing timer may outlive the homeserver
         await self.db.close()

@@ -46,6 +46,10 @@ class RoomCache:
         for room_id in victims:
             del self._rooms[room_id]
 
+    def discard(self, room_id: str) -> None:
+        """Forget one room (its copy in memory went wrong): it is read again on next use."""
+        self._rooms.pop(room_id, None)
+
     def clear(self) -> None:
         self._rooms.clear()
 

@@ -48,6 +48,8 @@ class RoomState:
     last_event_id: str
     depth: int
     creators: frozenset[str] = field(default_factory=frozenset)
+    # Users whose sync a new event of this room concerns (joined or invited); None = recompute.
+    _audience: frozenset[str] | None = field(default=None, repr=False)
 
     @classmethod
     def from_stored(cls, stored: StoredRoom) -> "RoomState":
@@ -77,6 +79,8 @@ class RoomState:
             self.state[(event.type, event.state_key)] = (event.event_id, event.pdu)
             if event.type == CREATE and event.state_key == "":
                 self.creators = self._creators_from_create_event()
+            if event.type == MEMBER:
+                self._audience = None
         self.last_event_id = event.event_id
         self.depth = event.depth
 
@@ -126,6 +130,16 @@ class RoomState:
             for (etype, key), (_, pdu) in self.state.items()
             if etype == MEMBER and pdu["content"].get("membership") == membership
         ]
+
+    def audience(self) -> frozenset[str]:
+        """The members (joined or invited) whose sync shows this room's new events."""
+        if self._audience is None:
+            self._audience = frozenset(
+                key
+                for (etype, key), (_, pdu) in self.state.items()
+                if etype == MEMBER and pdu["content"].get("membership") in ("join", "invite")
+            )
+        return self._audience
 
     @property
     def join_rule(self) -> str:

@@ -4,18 +4,23 @@ Every membership change in a room runs under that room's lock (as Synapse serial
 Linearizer): check the authorization rules against the room's current state, build the event,
 commit it with its state in one transaction, and only then advance the in-memory state and the
 joined-rooms index. A failure anywhere before the commit changes nothing.
+
+Every event of a room goes through ``Rooms.append`` (membership here, messages and state from
+``minihs.domain.messages``): it is the one place that holds the room's lock, commits, and wakes
+the change stream. That, with the bounded room cache and the profile a join carries (a profile change sends a
+member event in each joined room), is why this module passes 400 lines.
 """
 
 from __future__ import annotations
 
 import random
 import string
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from minihs.domain import membership_rules
 from minihs.domain.accounts import now_ms
 from minihs.config import Config
-from minihs.spec.errors import MatrixError, forbidden, invalid_param, not_found
+from minihs.spec.errors import MatrixError, forbidden, invalid_param, not_found, too_large
 from minihs.spec.events import Event, RoomVersion, build_event, check_content, client_event
 from minihs.spec.ids import is_valid_room_alias, is_valid_room_id, is_valid_user_id
 from minihs.spec.json_codec import dumps
@@ -30,12 +35,14 @@ from minihs.domain.room_creation import (
     room_version_for,
 )
 from minihs.domain.room_state import MEMBER, RoomState
-from minihs.store.rooms import AliasTaken, NewEvent, RoomIdTaken, RoomStore
+from minihs.domain.stream import Stream
+from minihs.store.rooms import AliasTaken, Appended, NewEvent, RoomIdTaken, RoomStore, TxnKey
 
 MEMBERSHIPS = ("join", "invite", "knock", "leave", "ban")
 # How many rooms' current state stay in memory. A room's state is a few kilobytes; one that
 # falls out is read back from the database on its next use.
 ROOM_CACHE_SIZE = 10_000
+MAX_PDU_BYTES = 65536
 
 
 def persistable(event: Event) -> NewEvent:
@@ -97,13 +104,18 @@ class Rooms:
         config: Config,
         store: RoomStore,
         index: JoinedRoomsIndex,
+        stream: Stream,
         cache_size: int = ROOM_CACHE_SIZE,
     ) -> None:
         self._config = config
         self._store = store
         self._index = index
+        self._stream = stream
         self._locks = KeyedLock()
         self._rooms = RoomCache(cache_size, is_pinned=self._locks.in_use)
+        # The profile a join carries into its member event (set by the Homeserver to
+        # Profiles.member_profile); None: joins carry no profile.
+        self.member_profile: Callable[[str], Awaitable[dict[str, str]]] | None = None
 
     async def load_index(self) -> None:
         """Rebuild the joined-rooms index from the database (at start and after a reset)."""
@@ -127,6 +139,7 @@ class Rooms:
             if not is_valid_user_id(invitee):
                 raise invalid_param(f"Invalid user_id: {invitee!r}")
         plan = initial_events(request, creator, version, alias)
+        await self._add_profile(creator, plan[1].content)  # the creator's join
         for planned in plan:
             check_content(planned.content)
         ts = now_ms()
@@ -143,8 +156,8 @@ class Rooms:
                 [persistable(event) for event in events],
                 alias,
                 # Runs once the room is committed, even if this request is cancelled meanwhile.
-                on_settled=lambda committed, room_nid, events=events: committed
-                and self._adopt(room_nid, version, events),
+                on_settled=lambda committed, written, events=events: committed
+                and self._adopt(written, version, events),
             )
             try:
                 await written
@@ -157,17 +170,26 @@ class Rooms:
                 continue
             return events[0].room_id
 
-    def _adopt(self, room_nid: int, version: RoomVersion, events: list[Event]) -> None:
-        """A new room's initial events are committed: hold its state, index its members."""
+    def _adopt(self, written: tuple[int, int], version: RoomVersion, events: list[Event]) -> None:
+        """A new room's initial events are committed: hold its state, index its members, and
+        wake the syncs of everyone it names (the creator, the invitees)."""
+        room_nid, position = written
         room = RoomState(room_nid, events[0].room_id, version, {}, "", 0)
         for event in events:
             room.apply(event)
         self._rooms.put(room)
+        concerned = set()
         for event in events:
             if event.type == MEMBER:
                 self._index.record(event.state_key, room.room_id, event.content["membership"])
+                concerned.add(event.state_key)
+        self._stream.notify(concerned, position)
 
     # --- looking rooms up ------------------------------------------------------------------
+
+    async def room(self, room_id: str) -> RoomState:
+        """The room's current state (404 M_NOT_FOUND when minihs has no such room)."""
+        return await self._room(room_id)
 
     async def _room(self, room_id: str, *, locked: bool = False) -> RoomState:
         """The room's current state, from the cache or else the database. ``locked``: the
@@ -211,6 +233,85 @@ class Rooms:
 
     # --- membership ------------------------------------------------------------------------
 
+    async def append(
+        self,
+        room_id: str,
+        build: Callable[[RoomState], "Event | str"],
+        txn: TxnKey | None = None,
+    ) -> tuple[RoomState, str]:
+        """Build and commit one event under the room's lock; return the room and the event ID.
+
+        ``build(room)`` checks the rules against the current state and returns the event to
+        write, or the ID of an existing event that already is the requested change (nothing is
+        written then). With ``txn``, a transaction that already made an event gives that event.
+
+        For a state event, the lock is released, and the in-memory state, the index and the
+        stream advanced, by the commit's ``on_settled`` callback, not by this coroutine: a
+        request cancelled while its change is being committed (a client that hangs up) can then
+        neither skip that bookkeeping nor let the room's next change start from a state that is
+        not yet the committed one.
+
+        A message event (no state key) changes no state, so the rules for the next event do not
+        depend on it: the room's head moves on to it and the lock is released as soon as it is
+        queued, and the sends of one room are committed together (group commit) instead of one
+        commit after another. Should such an event not be stored after all (a failed commit, or
+        a transaction that had already made another event), the room is dropped from memory and
+        read again from the database; events queued behind it in the meantime name it in their
+        ``prev_events`` (harmless here: minihs does not federate, and orders by stream).
+        """
+        held = await self._locks.acquire(room_id)
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                held.release()
+
+        try:
+            room = await self._room(room_id, locked=True)
+            event = build(room)
+            if isinstance(event, str):
+                release()
+                return room, event
+            new = persistable(event)
+            # Spec "Size limits": the whole event, as JSON, may not pass 65536 bytes.
+            if len(new.json.encode("utf-8")) > MAX_PDU_BYTES:
+                raise too_large(f"Event is larger than {MAX_PDU_BYTES} bytes")
+            pipelined = event.state_key is None
+
+            def settled(committed: bool, appended: Appended | None) -> None:
+                stored = committed and appended is not None and appended.new
+                if pipelined:
+                    if stored:
+                        self._stream.notify(room.audience(), appended.stream_ordering)
+                    elif self._rooms.get(room.room_id) is room:
+                        self._rooms.discard(room.room_id)
+                    return
+                if stored:
+                    self._apply(room, event, appended.stream_ordering)
+                release()
+
+            written = self._store.append_sent_event(room.room_nid, new, txn, settled)
+            if pipelined:
+                room.apply(event)
+                release()
+        except BaseException:
+            release()
+            raise
+        appended = await written
+        return room, appended.event_id
+
+    def _apply(self, room: RoomState, event: Event, position: int) -> None:
+        """One committed event: advance the room's state, the joined-rooms index and the stream."""
+        room.apply(event)
+        concerned = room.audience()
+        if event.type == MEMBER:
+            self._index.record(event.state_key, room.room_id, event.content["membership"])
+            # A member who just left or was banned must still see that in their sync.
+            concerned = concerned | {event.state_key}
+        self._stream.notify(concerned, position)
+
     async def _change_membership(
         self,
         room_id: str,
@@ -219,39 +320,24 @@ class Rooms:
         content: dict[str, Any],
         check: Callable[[RoomState], None],
     ) -> RoomState:
-        """Check, build and commit one membership change under the room's lock.
-
-        The lock is released, and the in-memory state and the index advanced, by the commit's
-        ``on_settled`` callback, not by this coroutine: a request cancelled while its change is
-        being committed (a client that hangs up) can then neither skip that bookkeeping nor let
-        the room's next change start from a state that is not yet the committed one.
-        """
+        """Check, build and commit one membership change under the room's lock."""
         check_content(content)
-        lock = await self._locks.acquire(room_id)
-        try:
-            if content["membership"] == "join":
-                # An unknown room to join is 404, as Synapse answers ("No known servers").
-                room = await self._room(room_id, locked=True)
-            else:
-                room = await self._known_room_or_forbidden(room_id, sender, locked=True)
+
+        def build(room: RoomState) -> Event | str:
             check(room)
-            current = room.content_of(MEMBER, target)
-            if current == content and room.state[(MEMBER, target)][1]["sender"] == sender:
-                lock.release()
-                return room  # the same change again: nothing to record (as Synapse does)
-            event = room.next_event(MEMBER, sender, content, target, now_ms())
+            current = room.state.get((MEMBER, target))
+            if current is not None and current[1]["content"] == content and current[1]["sender"] == sender:
+                return current[0]  # the same change again: nothing to record (as Synapse does)
+            return room.next_event(MEMBER, sender, content, target, now_ms())
 
-            def settled(committed: bool, _stream_ordering: int | None) -> None:
-                if committed:
-                    room.apply(event)
-                    self._index.record(target, room.room_id, content["membership"])
-                lock.release()
-
-            written = self._store.append_event(room.room_nid, persistable(event), settled)
-        except BaseException:
-            lock.release()
-            raise
-        await written
+        try:
+            room, _ = await self.append(room_id, build)
+        except MatrixError as error:
+            # An unknown room to join is 404, as Synapse answers ("No known servers"); for the
+            # other changes it is the 403 a room the user is not in gets (no leak of existence).
+            if error.errcode != "M_NOT_FOUND" or content["membership"] == "join":
+                raise
+            raise forbidden(f"{sender} not in room {room_id}.") from None
         return room
 
     @staticmethod
@@ -271,6 +357,7 @@ class Rooms:
         else:
             raise invalid_param(f"{room_id_or_alias!r} is neither a room ID nor a room alias")
         content = self._member_content("join", None, extra)
+        await self._add_profile(user_id, content)
         room = await self._change_membership(
             room_id, user_id, user_id, content, lambda r: membership_rules.check_join(r, user_id)
         )
@@ -310,6 +397,30 @@ class Rooms:
             room_id, sender, target, self._member_content("leave", reason),
             lambda r: membership_rules.check_unban(r, sender, target),
         )
+
+    # --- profiles in member events (as Synapse does) ----------------------------------------
+
+    async def _add_profile(self, user_id: str, content: dict[str, Any]) -> None:
+        """A join carries the user's display name and avatar URL, unless the client gave its own."""
+        if self.member_profile is not None:
+            for key, value in (await self.member_profile(user_id)).items():
+                content.setdefault(key, value)
+
+    async def update_profile_in_rooms(self, user_id: str, profile: dict[str, str]) -> None:
+        """After a profile change: a new join -> join member event carrying ``profile`` in each
+        room the user is joined to. Its content is the membership and the profile only, as
+        Synapse sends it. A room the user left meanwhile is skipped."""
+
+        def still_joined(room: RoomState) -> None:
+            if room.membership_of(user_id) != "join":
+                raise forbidden(f"User {user_id} not in room {room.room_id}")
+
+        content = {"membership": "join", **profile}
+        for room_id in sorted(self._index.joined_rooms_of(user_id)):
+            try:
+                await self._change_membership(room_id, user_id, user_id, dict(content), still_joined)
+            except MatrixError:
+                continue
 
     @staticmethod
     def _check_target(target: str) -> None:

@@ -6,6 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from minihs.store.database import Database
+from minihs.store.profiles import insert_profile
 
 
 class UserExists(Exception):
@@ -34,6 +35,8 @@ def _create_account(
     except sqlite3.IntegrityError:
         # The constraint decides, so two racing registrations cannot both win.
         raise UserExists(user_id) from None
+    # A new user's display name is their localpart, as Synapse gives it.
+    insert_profile(conn, user_id, user_id[1:].partition(":")[0])
     if device is not None:
         _login_device(conn, user_id, *device)
 

@@ -57,14 +57,19 @@ class BulkWriter:
             raise
 
     def insert_users(self, user_ids: Sequence[str], password_hash: str | None, created_ts: int) -> None:
-        """One transaction; an existing user ID fails it whole."""
+        """One transaction; an existing user ID fails it whole. Each user gets the profile
+        registration gives: their localpart as display name."""
         rows = [(user_id, password_hash, created_ts) for user_id in user_ids]
-        self._transaction(
-            lambda conn: conn.executemany(
+        profiles = [(user_id, user_id[1:].partition(":")[0]) for user_id in user_ids]
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany(
                 "INSERT INTO users (user_id, password_hash, is_admin, created_ts) VALUES (?, ?, 0, ?)",
                 rows,
             )
-        )
+            conn.executemany("INSERT INTO profiles (user_id, displayname) VALUES (?, ?)", profiles)
+
+        self._transaction(write)
 
     def insert_device(self, user_id: str, device_id: str, token_digest: bytes) -> None:
         """A new device of an existing user, with one live access token (its digest)."""
@@ -89,7 +94,8 @@ class BulkWriter:
 
 def _insert_rooms(conn: sqlite3.Connection, room_version: str, rooms: Sequence[RoomRows]) -> None:
     (room_nid,) = conn.execute("SELECT COALESCE(MAX(room_nid), 0) FROM rooms").fetchone()
-    (stream,) = conn.execute("SELECT COALESCE(MAX(stream_ordering), 0) FROM events").fetchone()
+    # Bulk-loaded events take their positions from the change stream's counter, like any event.
+    (stream,) = conn.execute("SELECT position FROM stream_counter WHERE id = 1").fetchone()
     room_rows = []
     event_rows = []
     state_rows = []
@@ -126,3 +132,4 @@ def _insert_rooms(conn: sqlite3.Connection, room_version: str, rooms: Sequence[R
         "INSERT INTO memberships (room_nid, user_id, membership, stream_ordering) VALUES (?, ?, ?, ?)",
         member_rows,
     )
+    conn.execute("UPDATE stream_counter SET position = ? WHERE id = 1", (stream,))

@@ -214,14 +214,20 @@ class Database:
         """
         return self._enqueue(_Queued(fn, args, None, on_settled))
 
-    def replace_with_empty(self, on_settled: Settled | None = None) -> "asyncio.Future[None]":
+    def replace_with_empty(
+        self, then: Unit | None = None, on_settled: Settled | None = None
+    ) -> "asyncio.Future[None]":
         """Queue the reset: the database becomes a freshly migrated, empty one.
 
         Units queued before it are committed first; it then runs alone on the database thread;
-        units queued after it see the empty database. ``on_settled`` runs on the event loop
-        right after, before any later unit's callback: the place to forget in-memory state.
+        units queued after it see the empty database. ``then(conn)``, when given, runs in the
+        same step right after the copy (in a transaction of its own). ``on_settled`` runs on
+        the event loop right after, before any later unit's callback: the place to forget
+        in-memory state.
         """
-        return self._enqueue(_Queued(self._copy_pristine_over, (), None, on_settled, alone=True))
+        return self._enqueue(
+            _Queued(self._copy_pristine_over, (then,), None, on_settled, alone=True)
+        )
 
     def _enqueue(self, entry: _Queued) -> asyncio.Future:
         entry.future = asyncio.get_running_loop().create_future()
@@ -230,7 +236,7 @@ class Database:
             self._committer = asyncio.ensure_future(self._commit_queued())
         return entry.future
 
-    def _copy_pristine_over(self, conn: sqlite3.Connection) -> None:
+    def _copy_pristine_over(self, conn: sqlite3.Connection, then: Unit | None) -> None:
         # On the database thread. The backup API copies every page of the pristine database
         # over ours in one step (about a page copy for an empty schema); SQLite keeps our WAL
         # mode, and refuses while a transaction is open, which is why this runs alone.
@@ -239,6 +245,15 @@ class Database:
             migrate(pristine)
             self._pristine = pristine
         self._pristine.backup(conn)
+        if then is not None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                then(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     def _next_group(self) -> list[_Queued]:
         """The units for one round trip: a run of ordinary units, or one unit that runs alone."""
@@ -257,7 +272,7 @@ class Database:
                 try:
                     if group[0].alone:
                         entry = group[0]
-                        outcomes = await self._thread.call(_run_alone, entry.fn, self._conn)
+                        outcomes = await self._thread.call(_run_alone, entry.fn, self._conn, entry.args)
                     else:
                         units = [(entry.fn, entry.args) for entry in group]
                         outcomes = await self._thread.call(_run_group, self._conn, units)
@@ -293,9 +308,9 @@ class Database:
         self._conn.close()
 
 
-def _run_alone(fn: Unit, conn: sqlite3.Connection) -> list:
+def _run_alone(fn: Unit, conn: sqlite3.Connection, args: tuple[Any, ...]) -> list:
     """Run one unit that must not share a transaction; ``[(ok, value)]`` like a group."""
     try:
-        return [(True, fn(conn))]
+        return [(True, fn(conn, *args))]
     except BaseException as exc:  # noqa: BLE001 - handed to its caller
         return [(False, exc)]

@@ -10,6 +10,7 @@ import asyncio
 import sqlite3
 from dataclasses import dataclass
 from minihs.store.database import Database
+from minihs.store.stream import next_position
 
 MEMBER = "m.room.member"
 
@@ -46,10 +47,12 @@ class StoredRoom:
 
 
 def _insert_event(conn: sqlite3.Connection, room_nid: int, event: NewEvent) -> int:
-    stream = conn.execute(
-        "INSERT INTO events (event_id, room_nid, type, state_key, depth, json) VALUES (?, ?, ?, ?, ?, ?)",
-        (event.event_id, room_nid, event.type, event.state_key, event.depth, event.json),
-    ).lastrowid
+    stream = next_position(conn)
+    conn.execute(
+        "INSERT INTO events (stream_ordering, event_id, room_nid, type, state_key, depth, json) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (stream, event.event_id, room_nid, event.type, event.state_key, event.depth, event.json),
+    )
     if event.state_key is not None:
         conn.execute(
             "INSERT INTO current_state (room_nid, type, state_key, stream_ordering) VALUES (?, ?, ?, ?) "
@@ -74,7 +77,7 @@ def _create_room(
     created_ts: int,
     events: list[NewEvent],
     alias: str | None,
-) -> int:
+) -> tuple[int, int]:
     try:
         room_nid = conn.execute(
             "INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES (?, ?, ?, ?)",
@@ -90,13 +93,61 @@ def _create_room(
             )
         except sqlite3.IntegrityError:
             raise AliasTaken(alias) from None
+    position = 0
     for event in events:
-        _insert_event(conn, room_nid, event)
-    return room_nid
+        position = _insert_event(conn, room_nid, event)
+    return room_nid, position
 
 
 def _append_event(conn: sqlite3.Connection, room_nid: int, event: NewEvent) -> int:
     return _insert_event(conn, room_nid, event)
+
+
+@dataclass(frozen=True)
+class TxnKey:
+    """What makes a send idempotent: the device, and the request path's room, type and txnId."""
+
+    user_id: str
+    device_id: str
+    event_type: str
+    txn_id: str
+
+
+@dataclass(frozen=True)
+class Appended:
+    stream_ordering: int
+    event_id: str
+    new: bool  # False: the transaction had already made this event; nothing was written
+
+
+def _event_for_txn(conn: sqlite3.Connection, room_nid: int, txn: TxnKey) -> Appended | None:
+    row = conn.execute(
+        "SELECT e.stream_ordering, e.event_id FROM event_txns t "
+        "JOIN events e ON e.stream_ordering = t.stream_ordering "
+        "WHERE t.user_id = ? AND t.device_id = ? AND t.room_nid = ? AND t.event_type = ? "
+        "AND t.txn_id = ?",
+        (txn.user_id, txn.device_id, room_nid, txn.event_type, txn.txn_id),
+    ).fetchone()
+    return None if row is None else Appended(row[0], row[1], False)
+
+
+def _append_sent_event(
+    conn: sqlite3.Connection, room_nid: int, event: NewEvent, txn: TxnKey | None
+) -> Appended:
+    if txn is not None:
+        # Checked in the same transaction as the write: two sends of one transaction can never
+        # both write, even across a restart.
+        existing = _event_for_txn(conn, room_nid, txn)
+        if existing is not None:
+            return existing
+    stream = _insert_event(conn, room_nid, event)
+    if txn is not None:
+        conn.execute(
+            "INSERT INTO event_txns (user_id, device_id, room_nid, event_type, txn_id, stream_ordering) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (txn.user_id, txn.device_id, room_nid, txn.event_type, txn.txn_id, stream),
+        )
+    return Appended(stream, event.event_id, True)
 
 
 def _stored_room(conn: sqlite3.Connection, room_id: str) -> StoredRoom | None:
@@ -160,11 +211,13 @@ class RoomStore:
         events: list[NewEvent],
         alias: str | None,
         on_settled=None,
-    ) -> "asyncio.Future[int]":
-        """Persist a new room with its initial events; the future gives its numeric handle.
+    ) -> "asyncio.Future[tuple[int, int]]":
+        """Persist a new room with its initial events; the future gives its numeric handle and
+        the stream position of its last event.
 
         It fails with AliasTaken when the alias belongs to another room, or RoomIdTaken (nothing
-        is written then). ``on_settled(committed, room_nid)`` as for :meth:`append_event`.
+        is written then). ``on_settled(committed, (room_nid, position))`` as for
+        :meth:`append_event`.
         """
         return self._db.submit(
             _create_room, room_id, room_version, creator, created_ts, events, alias,
@@ -177,6 +230,16 @@ class RoomStore:
         ``on_settled(committed, stream_ordering)`` runs as soon as the write is committed or has
         failed (see ``Database.submit``)."""
         return self._db.submit(_append_event, room_nid, event, on_settled=on_settled)
+
+    def append_sent_event(
+        self, room_nid: int, event: NewEvent, txn: TxnKey | None, on_settled=None
+    ) -> "asyncio.Future[Appended]":
+        """Persist a client's event, with its transaction when it has one. When that transaction
+        already made an event, nothing is written and the future gives the earlier event."""
+        return self._db.submit(_append_sent_event, room_nid, event, txn, on_settled=on_settled)
+
+    async def event_for_txn(self, room_nid: int, txn: TxnKey) -> Appended | None:
+        return await self._db.read(_event_for_txn, room_nid, txn)
 
     async def stored_room(self, room_id: str) -> StoredRoom | None:
         return await self._db.read(_stored_room, room_id)

@@ -91,6 +91,72 @@ MIGRATIONS: list[list[str]] = [
     [
         "DROP INDEX memberships_by_user",
     ],
+    # 5: the change stream (issue 15). One counter hands out every stream position: room events
+    # take theirs as events.stream_ordering, non-room changes (account data, profile...) take
+    # theirs from the same counter, so there is one order. `epoch` is random per database and
+    # is changed by a reset: a /sync token carries it, so a token from before a reset is known.
+    # Self-contained: it only adds tables, whatever migration precedes it.
+    [
+        """CREATE TABLE stream_counter (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            position INTEGER NOT NULL,
+            epoch TEXT NOT NULL
+        )""",
+        "INSERT INTO stream_counter (id, position, epoch) "
+        "SELECT 1, coalesce(max(stream_ordering), 0), lower(hex(randomblob(4))) FROM events",
+        # Idempotent sends: (device, room, type, txnId) -> the event it made (spec: "Transaction
+        # identifiers"; the key is the request path and the device, as Synapse keys it).
+        """CREATE TABLE event_txns (
+            user_id TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            room_nid INTEGER NOT NULL REFERENCES rooms(room_nid),
+            event_type TEXT NOT NULL,
+            txn_id TEXT NOT NULL,
+            stream_ordering INTEGER NOT NULL REFERENCES events(stream_ordering),
+            PRIMARY KEY (user_id, device_id, room_nid, event_type, txn_id)
+        )""",
+        """CREATE TABLE filters (
+            user_id TEXT NOT NULL,
+            filter_id INTEGER NOT NULL,
+            json TEXT NOT NULL,
+            PRIMARY KEY (user_id, filter_id)
+        )""",
+    ],
+    # 6: profiles, account data and receipts (their changes take positions in the stream of 5).
+    [
+        # One row per user; a user without a row has no display name and no avatar.
+        """CREATE TABLE profiles (
+            user_id TEXT PRIMARY KEY,
+            displayname TEXT,
+            avatar_url TEXT
+        )""",
+        # Users registered before profiles existed get what registration now gives: their
+        # localpart as display name (as Synapse does).
+        "INSERT INTO profiles (user_id, displayname) "
+        "SELECT user_id, substr(user_id, 2, instr(user_id, ':') - 2) FROM users",
+        # Global account data has room_id '' (a primary key column cannot be NULL-distinct).
+        """CREATE TABLE account_data (
+            user_id TEXT NOT NULL,
+            room_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            content TEXT NOT NULL,
+            stream_position INTEGER NOT NULL,
+            PRIMARY KEY (user_id, room_id, type)
+        )""",
+        "CREATE INDEX account_data_by_position ON account_data(user_id, stream_position)",
+        # One receipt per user, room, type and thread ('' is the unthreaded receipt).
+        """CREATE TABLE receipts (
+            room_id TEXT NOT NULL,
+            receipt_type TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            thread_id TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            stream_position INTEGER NOT NULL,
+            PRIMARY KEY (room_id, receipt_type, user_id, thread_id)
+        )""",
+        "CREATE INDEX receipts_by_position ON receipts(room_id, stream_position)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -71,6 +71,10 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
+def _localpart(user_id: str) -> str:
+    return user_id[1:].partition(":")[0]
+
+
 def build_room_events(
     version: RoomVersion,
     creator: str,
@@ -88,6 +92,7 @@ def build_room_events(
     """
     room_id = None if version.room_id_from_create_event else new_room_id(server_name, rng)
     plan = initial_events(CreateRoomRequest(preset=preset), creator, version, None)
+    plan[1].content["displayname"] = _localpart(creator)  # a join carries the profile
     events = build_initial_events(version, plan, room_id, origin_server_ts)
     staging = RoomState(0, events[0].room_id, version, {}, "", 0)
     for event in events:
@@ -97,7 +102,8 @@ def build_room_events(
         membership_rules.check_join(staging, joiner)
         if staging.membership_of(joiner) == "join":
             continue  # joining again changes nothing (the server records no event either)
-        event = staging.next_event(MEMBER, joiner, {"membership": "join"}, joiner, origin_server_ts)
+        content = {"membership": "join", "displayname": _localpart(joiner)}
+        event = staging.next_event(MEMBER, joiner, content, joiner, origin_server_ts)
         staging.apply(event)
         events.append(event)
     return staging.room_id, events

@@ -184,9 +184,10 @@ def test_joined_rooms_lists_both_joined_rooms(flow):
 
 
 def test_joined_members_lists_the_joined_users_but_not_the_rejecter(flow):
+    # Each join carried the profile registration gives: the localpart as name, no avatar.
     assert flow["joined_members"] == {
-        ALICE: {},
-        BOB: {},
+        ALICE: {"display_name": "alice"},
+        BOB: {"display_name": "bob"},
     }
 
 
@@ -224,3 +225,52 @@ def test_no_request_got_a_server_error_or_hit_an_unknown_endpoint(flow):
     assert flow.server.misses() == []
     errcodes = {r.errcode for r in flow.requests if r.status >= 400}
     assert errcodes == {None, "M_FORBIDDEN", "M_UNKNOWN_TOKEN"}  # None: the UIA 401s
+
+
+# --- the normal loop: startClient() (issue 15) ----------------------------------------------------
+
+SYNC_FLOW = JS_DIR / "sync_flow.mjs"
+
+
+@pytest.fixture(scope="module")
+def sync_flow() -> Flow:
+    with serve_in_thread() as server:
+        completed = subprocess.run(
+            ["node", str(SYNC_FLOW), server.url],
+            cwd=JS_DIR, capture_output=True, text=True, timeout=FLOW_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
+    lines = completed.stdout.strip().splitlines()
+    try:
+        report = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        pytest.fail(f"sync_flow.mjs printed no report (exit {completed.returncode}):\n"
+                    f"{completed.stdout}\n{completed.stderr}")
+    assert report["ok"], (
+        f"matrix-js-sdk failed at step {report['step']!r}: {report['error']} "
+        f"(errcode={report['errcode']}, HTTP {report['httpStatus']})"
+    )
+    return Flow({**report["results"], "ids": {}}, server)
+
+
+def test_start_client_reaches_prepared(sync_flow):
+    assert sync_flow["prepared"] == "PREPARED"
+
+
+def test_get_rooms_lists_the_room_with_its_members(sync_flow):
+    assert sync_flow["rooms"] == [{
+        "roomId": sync_flow["create_room"],
+        "name": "Lobby",
+        "members": sorted([ALICE, BOB]),
+    }]
+
+
+def test_the_other_users_message_arrives_through_room_event_timeline(sync_flow):
+    assert sync_flow["timeline_event"] == {"roomId": sync_flow["create_room"], "body": "hello alice"}
+
+
+def test_start_client_uploads_a_filter_then_syncs_with_it(sync_flow):
+    paths = [(r.method, r.path, r.status) for r in sync_flow.requests]
+    assert ("POST", f"/_matrix/client/v3/user/{ALICE}/filter", 200) in paths
+    syncs = sync_flow.requests_to("/_matrix/client/v3/sync")
+    assert syncs and all(r.status == 200 for r in syncs)

@@ -186,8 +186,10 @@ async def test_joined_members_lists_joined_users_but_not_invitees(alice, bob, ca
     await bob.join_room_by_id(room_id)
     members = await alice.get_joined_members(room_id)
     assert sorted(members) == sorted([alice.mxid, bob.mxid])
-    # minihs leaves out the names it does not have; mautrix reads a missing one as "".
-    assert all(not m.displayname and not m.avatar_url for m in members.values())
+    # Each join carried the profile registration gives: the localpart as name, and no avatar
+    # (minihs leaves out what it does not have; mautrix reads a missing one as "").
+    assert all(m.displayname == user_id[1:].split(":")[0] for user_id, m in members.items())
+    assert all(not m.avatar_url for m in members.values())
 
 
 async def test_leaving_drops_the_room_from_joined_rooms_and_members(alice, bob):
@@ -235,3 +237,34 @@ async def test_logout_kills_the_access_token(alice, new_client):
     with pytest.raises(MUnknownToken) as raised:
         await new_client(alice.mxid, token).whoami()
     assert raised.value.http_status == 401
+
+
+# --- the normal loop: the syncer with an event handler (issue 15) -------------------------------
+
+
+async def test_the_syncer_hands_the_other_users_message_to_an_event_handler(alice, bob, live_minihs):
+    import asyncio
+
+    from mautrix.client import Client
+    from mautrix.types import EventType, TextMessageEventContent
+
+    room_id = await alice.create_room(preset=RoomCreatePreset.PUBLIC)
+    await bob.join_room(room_id, max_retries=0)
+    syncing = Client(alice.mxid, device_id=alice.device_id, base_url=live_minihs.url, token=alice.api.token)
+    received: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    async def on_message(event) -> None:
+        if event.sender == bob.mxid and not received.done():
+            received.set_result((event.room_id, event.content.body))
+
+    syncing.add_event_handler(EventType.ROOM_MESSAGE, on_message)
+    task = syncing.start(None)
+    try:
+        await asyncio.sleep(0.2)  # the first sync (it asks timeout=30000 at once)
+        await bob.send_message(room_id, TextMessageEventContent(body="hi alice", msgtype="m.text"))
+        assert await asyncio.wait_for(received, 10) == (room_id, "hi alice")
+    finally:
+        syncing.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await syncing.api.session.close()

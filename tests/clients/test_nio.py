@@ -200,7 +200,9 @@ async def test_joined_members_lists_joined_users_but_not_invitees(alice, bob, ca
     expect(await bob.join(room_id), JoinResponse)
     members = expect(await alice.joined_members(room_id), JoinedMembersResponse).members
     assert sorted(member.user_id for member in members) == sorted([alice.user_id, bob.user_id])
-    assert all(member.display_name is None and member.avatar_url is None for member in members)
+    # Each join carried the profile registration gives: the localpart as name, no avatar.
+    assert all(member.display_name == member.user_id[1:].split(":")[0] for member in members)
+    assert all(member.avatar_url is None for member in members)
 
 
 async def test_leaving_drops_the_room_from_joined_rooms_and_members(alice, bob):
@@ -279,3 +281,53 @@ async def test_register_with_token_completes_the_token_then_dummy_flow(aiohttp_s
         assert not isinstance(refused, RegisterResponse)
     finally:
         await client.close()
+
+
+# --- the normal loop: sync, send, receive (issue 15) -------------------------------------------
+
+
+async def test_an_initial_sync_gives_nio_the_room_with_its_members(alice, bob):
+    from nio import SyncResponse
+
+    room_id = await create_public_room(alice)
+    expect(await bob.join(room_id), JoinResponse)
+    expect(await alice.sync(timeout=0, full_state=True), SyncResponse)
+    room = alice.rooms[room_id]
+    assert set(room.users) == {alice.user_id, bob.user_id}
+
+
+async def test_sync_forever_hands_the_other_users_message_to_the_callback(alice, bob):
+    import asyncio
+
+    from nio import RoomMessageText, RoomSendResponse
+
+    room_id = await create_public_room(alice)
+    expect(await bob.join(room_id), JoinResponse)
+    received: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    async def on_message(room, event):
+        if event.sender == bob.user_id and not received.done():
+            received.set_result((room.room_id, event.body))
+
+    alice.add_event_callback(on_message, RoomMessageText)
+    loop = asyncio.ensure_future(alice.sync_forever(timeout=30_000, full_state=True))
+    try:
+        await asyncio.wait_for(alice.synced.wait(), 10)  # the first sync is done: alice waits
+        sent = await bob.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": "hi alice"})
+        expect(sent, RoomSendResponse)
+        assert await asyncio.wait_for(received, 10) == (room_id, "hi alice")
+    finally:
+        loop.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await loop
+
+
+async def test_room_messages_pages_back_through_what_nio_sent(alice):
+    from nio import RoomMessagesResponse, RoomSendResponse
+
+    room_id = await create_public_room(alice)
+    for n in range(3):
+        sent = await alice.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": f"m{n}"})
+        expect(sent, RoomSendResponse)
+    page = expect(await alice.room_messages(room_id, start="", limit=2), RoomMessagesResponse)
+    assert [event.body for event in page.chunk] == ["m2", "m1"]

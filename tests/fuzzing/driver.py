@@ -120,6 +120,7 @@ def install_world(schema: Any, world: World) -> None:
         "roomAlias": lambda: world.aliases,
         "eventType": lambda: EVENT_TYPES,
         "stateKey": lambda: ["", *world.users],
+        "userId": lambda: world.users,
     }
 
     @schema.hook
