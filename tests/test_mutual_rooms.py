@@ -213,7 +213,7 @@ async def test_the_unstable_path_pages_with_batch_token_and_next_batch_token(pag
     alice, bob = await paged.register(), await paged.register()
     rooms = await shared_rooms(paged, alice, bob, PAGE_SIZE + 1)
     first = await paged.request("GET", UNSTABLE, alice, params={"user_id": bob.user_id})
-    assert first["joined"] == rooms[:PAGE_SIZE] and "next_batch" not in first
+    assert first["joined"] == rooms[:PAGE_SIZE]
     second = await paged.request(
         "GET",
         UNSTABLE,
@@ -221,7 +221,25 @@ async def test_the_unstable_path_pages_with_batch_token_and_next_batch_token(pag
         params={"user_id": bob.user_id, "batch_token": first["next_batch_token"]},
     )
     assert second["joined"] == rooms[PAGE_SIZE:]
-    assert "next_batch_token" not in second
+    assert "next_batch_token" not in second and "next_batch" not in second
+
+
+async def test_the_unstable_path_gives_the_token_under_the_stable_name_too(paged):
+    # ruma and tuwunel read `next_batch` on the unstable path as well.
+    alice, bob = await paged.register(), await paged.register()
+    await shared_rooms(paged, alice, bob, PAGE_SIZE + 1)
+    first = await paged.request("GET", UNSTABLE, alice, params={"user_id": bob.user_id})
+    assert first["next_batch"] == first["next_batch_token"]
+    second = await paged.request(
+        "GET", UNSTABLE, alice, params={"user_id": bob.user_id, "from": first["next_batch"]}
+    )
+    assert second["count"] == first["count"] == PAGE_SIZE + 1
+
+
+async def test_every_unstable_answer_carries_count(hs):
+    alice, bob = await hs.register(), await hs.register()
+    body = await hs.request("GET", UNSTABLE, alice, params={"user_id": bob.user_id})
+    assert body == {"joined": [], "count": 0}
 
 
 async def test_the_unstable_path_has_the_same_errors_as_the_stable_one(hs):

@@ -54,6 +54,8 @@ async def mutual_rooms_unstable(request: web.Request) -> web.Response:
 
     MSC2666 before stabilisation, as matrix-js-sdk still calls it: the token comes as
     ``batch_token`` and goes back as ``next_batch_token``. Same semantics as the stable path.
+    The token also goes back as the stable ``next_batch``, which ruma and tuwunel read on this
+    path too, and ``count`` is on every answer (matrix-dart-sdk requires it).
     """
     batch_token = query_param(request, "batch_token")
     from_token = query_param(request, "from")
@@ -62,7 +64,7 @@ async def mutual_rooms_unstable(request: web.Request) -> web.Response:
     page = await _mutual_rooms_page(request, batch_token if batch_token is not None else from_token)
     body: dict = {"joined": page.joined, "count": page.count}
     if page.next_batch is not None:
-        body["next_batch_token"] = page.next_batch
+        body["next_batch_token"] = body["next_batch"] = page.next_batch
     return json_response(body)
 
 
