@@ -99,6 +99,28 @@ async def test_a_long_poll_hook_fires_when_a_reset_starts(hs):
     assert starting.done()
 
 
+async def test_a_waiting_sync_answers_at_once_when_a_reset_starts(hs):
+    alice = await hs.register()
+    since = (await hs.sync(alice))["next_batch"]
+    waiting = asyncio.ensure_future(hs.sync(alice, since=since, timeout=120_000))
+    while hs.homeserver.stream.waiting() == 0:
+        await asyncio.sleep(0.01)
+    # The reset waits for the requests in flight: it completes long before the sync's timeout
+    # only because the sync answers when the reset starts.
+    await asyncio.wait_for(hs.request("POST", RESET_PATH), timeout=30)
+    answered = await asyncio.wait_for(waiting, timeout=5)
+    assert answered["rooms"]["join"] == {} and answered["next_batch"] == since
+
+
+async def test_a_sync_token_from_before_a_reset_is_refused_after_it(hs):
+    alice = await hs.register()
+    since = (await hs.sync(alice))["next_batch"]
+    await hs.request("POST", RESET_PATH)
+    alice = await hs.register()  # the reset forgot the account and its token
+    body = await hs.sync(alice, since=since, expect=400)
+    assert body["errcode"] == "M_INVALID_PARAM"
+
+
 # --- what a reset forgets -------------------------------------------------------------------
 
 
