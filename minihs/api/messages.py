@@ -11,11 +11,9 @@ from aiohttp import web
 
 from minihs.api.request import homeserver, json_object, query_param, requester
 from minihs.api.responses import json_response
-from minihs.domain.filters import MAX_FILTER_DEPTH
 from minihs.domain.messages import DEFAULT_PAGE, MAX_PAGE, MessagesRequest
-from minihs.spec.errors import MatrixError, bad_json, invalid_param
-from minihs.spec.filters import EventFilter, parse_event_filter
-from minihs.spec.json_codec import JsonRejected, loads_strict
+from minihs.spec.errors import invalid_param
+from minihs.spec.filters import EventFilter, decode_filter_json, parse_event_filter
 
 
 async def send_event(request: web.Request) -> web.Response:
@@ -83,13 +81,7 @@ def _room_event_filter(request: web.Request) -> EventFilter:
     value = query_param(request, "filter")
     if value is None:
         return EventFilter()
-    try:
-        body = loads_strict(value.encode("utf-8", "surrogatepass"), MAX_FILTER_DEPTH)
-    except JsonRejected as exc:
-        raise bad_json(f"Unusable 'filter': {exc}") from None
-    except (ValueError, RecursionError):
-        raise MatrixError(400, "M_NOT_JSON", "'filter' must be a JSON object") from None
-    return parse_event_filter(body)
+    return parse_event_filter(decode_filter_json(value))
 
 
 async def messages(request: web.Request) -> web.Response:

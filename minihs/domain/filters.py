@@ -8,13 +8,12 @@ import json
 from typing import Any
 
 from minihs.spec.errors import MatrixError, bad_json, forbidden, not_found
-from minihs.spec.filters import DEFAULT_FILTER, Filter, parse_filter
-from minihs.spec.json_codec import JsonRejected, dumps, loads_strict
+from minihs.spec.filters import DEFAULT_FILTER, Filter, decode_filter_json, parse_filter
+from minihs.spec.json_codec import dumps
 from minihs.store.filters import FilterStore
 
 _MAX_FILTER_ID = 2**62
 # The deepest a filter goes is four levels (room > timeline > types > a string).
-MAX_FILTER_DEPTH = 16
 
 
 class Filters:
@@ -57,13 +56,7 @@ class Filters:
         if value is None:
             return DEFAULT_FILTER
         if value.lstrip().startswith("{"):
-            try:
-                body = loads_strict(value.encode("utf-8", "surrogatepass"), MAX_FILTER_DEPTH)
-            except JsonRejected as exc:
-                raise bad_json(f"Unusable 'filter': {exc}") from None
-            except (ValueError, RecursionError):
-                raise MatrixError(400, "M_NOT_JSON", "'filter' is not valid JSON") from None
-            return parse_filter(body)
+            return parse_filter(decode_filter_json(value))
         number = self._number(value)
         if number is None:
             raise bad_json("'filter' must be a filter ID or a JSON filter definition")

@@ -42,6 +42,7 @@ from typing import Any, Awaitable, Callable
 from minihs.domain.filters import Filters
 from minihs.domain.request_gate import RequestGate
 from minihs.domain.stream import Stream
+from minihs.spec.events import client_event
 from minihs.spec.errors import Codes, MatrixError
 from minihs.spec.filters import EventFilter, Filter
 from minihs.store.sync import EventRow, SyncReader, SyncStore
@@ -343,16 +344,8 @@ class Sync:
 
 def _sync_event(event_id: str, pdu: dict[str, Any]) -> dict[str, Any]:
     """Spec "ClientEventWithoutRoomID": an event in a sync room section."""
-    event: dict[str, Any] = {
-        "content": pdu["content"],
-        "event_id": event_id,
-        "origin_server_ts": pdu["origin_server_ts"],
-        "sender": pdu["sender"],
-        "type": pdu["type"],
-        "unsigned": {},
-    }
-    if "state_key" in pdu:
-        event["state_key"] = pdu["state_key"]
+    event = client_event(event_id, pdu, "")
+    del event["room_id"]  # the room is named by the section the event is in
     return event
 
 

@@ -20,13 +20,29 @@ from typing import Any
 
 from canonicaljson import encode_canonical_json
 
-from minihs.spec.errors import bad_json, too_large
+from minihs.spec.errors import MatrixError, bad_json, too_large
+from minihs.spec.json_codec import JsonRejected, loads_strict
 
 # A filter larger than this is refused (413): nothing legitimate comes near it.
 MAX_FILTER_BYTES = 65536
 DEFAULT_TIMELINE_LIMIT = 10
 # A larger timeline limit is read as this one: one sync answer stays bounded.
 MAX_TIMELINE_LIMIT = 1000
+
+# Filters nest a few levels; a deeper one given inline is refused before it is parsed.
+MAX_FILTER_DEPTH = 16
+
+
+def decode_filter_json(value: str) -> Any:
+    """A filter given as JSON text (inline in a query parameter): 400 ``M_NOT_JSON`` when it is
+    not JSON, ``M_BAD_JSON`` when it is JSON minihs cannot keep."""
+    try:
+        return loads_strict(value.encode("utf-8", "surrogatepass"), MAX_FILTER_DEPTH)
+    except JsonRejected as exc:
+        raise bad_json(f"Unusable 'filter': {exc}") from None
+    except (ValueError, RecursionError):
+        raise MatrixError(400, "M_NOT_JSON", "'filter' is not valid JSON") from None
+
 
 _LIST_FIELDS = ("types", "not_types", "senders", "not_senders", "rooms", "not_rooms")
 _BOOL_FIELDS = (
