@@ -34,16 +34,11 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import (  # noqa: E402
-    CLIENT,
-    Api,
-    ServerProcess,
-    User,
-    cpu_seconds,
-    latency_summary,
-    quote,
-    rss_mib,
-)
+from benchkit.client import Api, User, quote  # noqa: E402
+from benchkit.common import CLIENT  # noqa: E402
+from benchkit.machine import cpu_seconds, rss_mib  # noqa: E402
+from benchkit.server import ServerProcess  # noqa: E402
+from benchkit.stats import latency_summary  # noqa: E402
 
 _serial = 0
 
