@@ -5,7 +5,9 @@ send throughput and /messages pages.
 Usage: ``python scripts/bench_stream.py`` starts ``python -m minihs --testing`` on a file
 database in a temporary directory and measures it; ``--base-url URL`` measures a server that
 is already running instead (for Synapse: open registration with ``m.login.dummy``, and its rate
-limits raised), so both can be reported side by side. Prints one JSON object.
+limits raised). ``--synapse-python /path/to/venv/bin/python`` also starts a Synapse configured for
+benchmarking (scripts/bench_synapse.py) and measures both in the same run, taking turns where
+samples are cheap (A B B A), so the figures can be reported side by side. Prints one JSON object.
 
 - wake latency: bob waits in ``/sync?since=...&timeout=30000``; alice sends a message. Measured
   from alice's send request leaving the client to bob's sync answer arriving (an upper bound of
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -63,7 +66,8 @@ async def sync(api: Api, user: User, **params: str) -> dict[str, Any]:
     return reply
 
 
-async def wake_latency(api: Api, rounds: int) -> dict[str, Any]:
+async def wake_latency(api: Api, rounds: int) -> tuple[list[float], list[float]]:
+    """Raw samples (seconds): from the send request leaving, and from the send's answer arriving."""
     alice, bob = await api.register(unique("wa")), await api.register(unique("wb"))
     room = await api.create_room(alice, preset="public_chat")
     await api.join(bob, room)
@@ -80,27 +84,41 @@ async def wake_latency(api: Api, rounds: int) -> dict[str, Any]:
             acked.append(time.perf_counter())
 
         sender = asyncio.ensure_future(send_and_mark())
-        reply = await waiting
-        woke = time.perf_counter()
+        while True:
+            reply = await waiting
+            woke = time.perf_counter()
+            token = reply["next_batch"]
+            if f"ping {n}" in json.dumps(reply.get("rooms", {}).get("join", {})):
+                break
+            # Woken by something else first (presence, say): wait on for the message.
+            waiting = asyncio.ensure_future(sync(api, bob, since=token, timeout="30000"))
         await sender
-        token = reply["next_batch"]
         from_send.append(woke - began)
         from_ack.append(max(0.0, woke - acked[0]))
-    return {"from_send_request": latency_summary(from_send), "from_send_ack": latency_summary(from_ack)}
+    return from_send, from_ack
 
 
-async def initial_sync(api: Api, rooms: int, rounds: int) -> dict[str, Any]:
+SYNC_FILTER = json.dumps({"room": {"timeline": {"limit": 10}}})
+
+
+async def build_many_rooms(api: Api, rooms: int, bound_s: float) -> tuple[User, int]:
+    """One user creating ``rooms`` rooms, 50 requests at a time, until done or ``bound_s`` spent."""
     user = await api.register(unique("many"))
-    for start in range(0, rooms, 50):
-        await asyncio.gather(*(api.create_room(user) for _ in range(min(50, rooms - start))))
-    limit = json.dumps({"room": {"timeline": {"limit": 10}}})
-    times = []
-    for _ in range(rounds):
-        began = time.perf_counter()
-        reply = await sync(api, user, filter=limit)
-        times.append(time.perf_counter() - began)
-        assert len(reply["rooms"]["join"]) >= rooms
-    return {"rooms": rooms, **latency_summary(times)}
+    built = 0
+    deadline = time.perf_counter() + bound_s
+    while built < rooms and time.perf_counter() < deadline:
+        batch = min(50, rooms - built)
+        await asyncio.gather(*(api.create_room(user) for _ in range(batch)))
+        built += batch
+    return user, built
+
+
+async def timed_initial_sync(api: Api, user: User, rooms: int) -> float:
+    began = time.perf_counter()
+    reply = await sync(api, user, filter=SYNC_FILTER)
+    elapsed = time.perf_counter() - began
+    assert len(reply["rooms"]["join"]) >= rooms
+    return elapsed
 
 
 async def idle_pollers(base_url: str, api: Api, count: int, pid: int | None, idle_s: float) -> dict[str, Any]:
@@ -112,7 +130,9 @@ async def idle_pollers(base_url: str, api: Api, count: int, pid: int | None, idl
         polls = [
             asyncio.ensure_future(session.get(
                 f"{base_url}{CLIENT}/sync",
-                params={"since": tokens[i % len(users)], "timeout": str(int((idle_s + 30) * 1000))},
+                # A timeout of its own per request: Synapse answers identical /sync requests
+                # in flight together (one computation, one wait); these are to be 1,000 waits.
+                params={"since": tokens[i % len(users)], "timeout": str(int((idle_s + 30) * 1000) + i)},
                 headers=users[i % len(users)].headers,
             ))
             for i in range(count)
@@ -174,40 +194,106 @@ async def message_pages(api: Api, user: User, room: str, pages: int) -> dict[str
     return {"page_size": 20, **latency_summary(times)}
 
 
+async def measure_all(session: aiohttp.ClientSession, servers: list[tuple[str, str, int | None]],
+                      args: argparse.Namespace) -> dict[str, Any]:
+    """Each figure for every server; where samples are cheap the servers take turns (A B B A), so
+    that a burst of load from elsewhere on the machine falls on both."""
+    apis = {name: Api(session, url) for name, url, _ in servers}
+    names = [name for name, _, _ in servers]
+    turns = names + names[::-1]
+    results: dict[str, dict[str, Any]] = {name: {} for name in names}
+
+    wake: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in names}
+    for name in turns:
+        from_send, from_ack = await wake_latency(apis[name], max(1, args.rounds // 2))
+        wake[name][0].extend(from_send)
+        wake[name][1].extend(from_ack)
+    for name in names:
+        results[name]["wake_latency"] = {"from_send_request": latency_summary(wake[name][0]),
+                                         "from_send_ack": latency_summary(wake[name][1])}
+
+    many: dict[str, tuple[User, int]] = {}
+    for name in names:
+        rooms = args.synapse_rooms if name == "synapse" and args.synapse_rooms else args.rooms
+        began = time.perf_counter()
+        many[name] = await build_many_rooms(apis[name], rooms, args.build_bound_seconds)
+        results[name]["initial_sync"] = {"rooms": many[name][1],
+                                         "build_rooms_s": round(time.perf_counter() - began, 1)}
+    syncs: dict[str, list[float]] = {name: [] for name in names}
+    order = list(names)
+    for _ in range(args.sync_rounds):
+        for name in order:
+            syncs[name].append(await timed_initial_sync(apis[name], *many[name]))
+        order.reverse()
+    for name in names:
+        results[name]["initial_sync"].update(latency_summary(syncs[name]))
+
+    for name, url, pid in servers:
+        results[name]["idle_long_polls"] = await idle_pollers(url, apis[name], args.pollers, pid,
+                                                              args.idle_seconds)
+
+    for name in turns:
+        throughput, owner, room = await send_throughput(apis[name], args.senders, args.seconds)
+        results[name].setdefault("send_throughput_runs", []).append(throughput)
+        results[name]["messages_pages"] = await message_pages(apis[name], owner, room, 50)
+    for name in names:
+        runs = results[name]["send_throughput_runs"]
+        results[name]["send_throughput_messages_per_s"] = round(
+            sum(run["messages_per_s"] for run in runs) / len(runs), 1)
+    return results
+
+
 async def amain(args: argparse.Namespace) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=args.senders + 4)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as session:
-        server = None
-        base_url, pid = args.base_url, None
-        if base_url is None:
-            workdir = Path(tempfile.mkdtemp(prefix="minihs-bench-stream-"))
-            # The fixture profile (cheap password hashing, no rate limits: registering hundreds
-            # of users is not what is measured), but on a file database as in production.
-            server = ServerProcess(
-                ["-m", "minihs", "--testing", "--database", str(workdir / "hs.db"),
-                 "--host", "127.0.0.1", "--port", "0"],
-                workdir, "minihs",
-            )
-            await server.start(session)
-            base_url, pid = server.base_url, server.pid
+        started: list[Any] = []
+        servers: list[tuple[str, str, int | None]] = []
+        summary: dict[str, Any] = {"load_average_at_start": os.getloadavg()}
         try:
-            api = Api(session, base_url)
-            results: dict[str, Any] = {"server": base_url if server is None else "minihs"}
-            results["wake_latency"] = await wake_latency(api, args.rounds)
-            results["initial_sync"] = await initial_sync(api, args.rooms, 5)
-            results["idle_long_polls"] = await idle_pollers(base_url, api, args.pollers, pid, args.idle_seconds)
-            throughput, owner, room = await send_throughput(api, args.senders, args.seconds)
-            results["send_throughput"] = throughput
-            results["messages_pages"] = await message_pages(api, owner, room, 50)
-            return results
+            if args.base_url is None:
+                workdir = Path(tempfile.mkdtemp(prefix="minihs-bench-stream-"))
+                # The fixture profile (cheap password hashing, no rate limits: registering hundreds
+                # of users is not what is measured), but on a file database as in production.
+                minihs = ServerProcess(
+                    ["-m", "minihs", "--testing", "--database", str(workdir / "hs.db"),
+                     "--host", "127.0.0.1", "--port", "0"],
+                    workdir, "minihs",
+                )
+                started.append(minihs)
+                await minihs.start(session)
+                servers.append(("minihs", minihs.base_url, minihs.pid))
+            else:
+                servers.append((args.base_url, args.base_url, args.server_pid))
+            if args.synapse_python:
+                from bench_synapse import SynapseProcess, synapse_version
+
+                synapse_dir = Path(args.synapse_dir or tempfile.mkdtemp(prefix="minihs-bench-synapse-"))
+                synapse = SynapseProcess(args.synapse_python, synapse_dir)
+                started.append(synapse)
+                summary["synapse_version"] = synapse_version(args.synapse_python)
+                summary["synapse_start_s"] = round(await synapse.start(session), 1)
+                servers.append(("synapse", synapse.base_url, synapse.pid))
+            summary["results"] = await measure_all(session, servers, args)
+            summary["load_average_at_end"] = os.getloadavg()
+            return summary
         finally:
-            if server is not None:
+            for server in started:
                 await server.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", help="measure this running server instead of starting minihs")
+    parser.add_argument("--server-pid", type=int, help="with --base-url: its PID, for memory and CPU")
+    parser.add_argument("--synapse-python", help="also start a Synapse with this interpreter (of a venv "
+                        "with matrix-synapse) and measure it in the same run (scripts/bench_synapse.py)")
+    parser.add_argument("--synapse-dir", help="where that Synapse's config and database go "
+                        "(default: a new temporary directory)")
+    parser.add_argument("--synapse-rooms", type=int, help="rooms for Synapse's initial sync "
+                        "(default: --rooms; they are built over HTTP)")
+    parser.add_argument("--build-bound-seconds", type=float, default=600.0,
+                        help="stop building the initial sync's rooms after this long")
+    parser.add_argument("--sync-rounds", type=int, default=6, help="initial syncs timed per server")
     parser.add_argument("--rounds", type=int, default=200, help="wake latency rounds")
     parser.add_argument("--rooms", type=int, default=1000, help="rooms for the initial sync")
     parser.add_argument("--pollers", type=int, default=1000, help="idle long polls held at once")
