@@ -16,8 +16,11 @@ import asyncio
 import contextlib
 import importlib.util
 import json
+import shutil
+import subprocess
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import AsyncIterator, Iterator
 
 import pytest
@@ -169,3 +172,37 @@ def serve_in_thread(config: Config | None = None) -> Iterator[LiveMinihs]:
             thread.join(SERVER_START_TIMEOUT_S)
         if not thread.is_alive():
             loop.close()
+
+
+# --- the Node.js clients' prerequisites -------------------------------------------------------
+
+JS_DIR = Path(__file__).parent / "js"
+NODE_MAJOR = 20  # matrix-js-sdk 37.5.0 needs Node 20 (later releases 22); bot-sdk 0.8 runs on 20
+
+
+def node_missing(who: str) -> str | None:
+    """Why Node.js cannot run ``who``'s tests (missing or too old), or None."""
+    node = shutil.which("node")
+    if node is None:
+        return f"node is not installed (the {who} tests need Node.js >= {NODE_MAJOR})"
+    version = subprocess.run(
+        [node, "--version"], capture_output=True, text=True, timeout=30
+    ).stdout.strip()
+    major = version.lstrip("v").split(".")[0]
+    if not major.isdigit() or int(major) < NODE_MAJOR:
+        return (
+            f"node {version or '(unknown version)'} is too old "
+            f"(the {who} tests need Node.js >= {NODE_MAJOR})"
+        )
+    return None
+
+
+def js_package_missing(package: str, pinned: str) -> str | None:
+    """Why the npm ``package`` at version ``pinned`` is not usable in tests/clients/js, or None."""
+    installed = JS_DIR / "node_modules" / package / "package.json"
+    if not installed.is_file():
+        return f"{package} is not installed: run scripts/install_js_clients.sh"
+    version = json.loads(installed.read_text(encoding="utf-8"))["version"]
+    if version != pinned:
+        return f"{package} {version} is installed, not the pinned {pinned}: run scripts/install_js_clients.sh"
+    return None

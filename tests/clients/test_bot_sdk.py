@@ -23,23 +23,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from prerequisites import prerequisite_missing
 
-from .conftest import LiveMinihs, SeenRequest, serve_in_thread
+from .conftest import JS_DIR, LiveMinihs, SeenRequest, js_package_missing, node_missing, serve_in_thread
 
-JS_DIR = Path(__file__).parent / "js"
 BOT_FLOW = JS_DIR / "bot_flow.cjs"
 SDK_VERSION = "0.8.0"
 # matrix-bot-sdk 0.8.0 declares Node >= 22 but runs on 20, which matrix-js-sdk 37.5.0 needs.
-NODE_MAJOR = 20
 FLOW_TIMEOUT_S = 60
 HTTP_TIMEOUT_S = 10
 SERVER = "localhost"
@@ -48,36 +44,7 @@ SYNC = "/_matrix/client/v3/sync"
 M_DIRECT = f"/_matrix/client/v3/user/{BOT}/account_data/m.direct"
 
 
-def _node_missing() -> str | None:
-    node = shutil.which("node")
-    if node is None:
-        return f"node is not installed (the matrix-bot-sdk tests need Node.js >= {NODE_MAJOR})"
-    version = subprocess.run(
-        [node, "--version"], capture_output=True, text=True, timeout=30
-    ).stdout.strip()
-    major = version.lstrip("v").split(".")[0]
-    if not major.isdigit() or int(major) < NODE_MAJOR:
-        return (
-            f"node {version or '(unknown version)'} is too old "
-            f"(the matrix-bot-sdk tests need Node.js >= {NODE_MAJOR})"
-        )
-    return None
-
-
-def _sdk_missing() -> str | None:
-    installed = JS_DIR / "node_modules" / "matrix-bot-sdk" / "package.json"
-    if not installed.is_file():
-        return "matrix-bot-sdk is not installed: run scripts/install_js_clients.sh"
-    version = json.loads(installed.read_text(encoding="utf-8"))["version"]
-    if version != SDK_VERSION:
-        return (
-            f"matrix-bot-sdk {version} is installed, not the pinned {SDK_VERSION}: "
-            "run scripts/install_js_clients.sh"
-        )
-    return None
-
-
-_js_problem = _node_missing() or _sdk_missing()
+_js_problem = node_missing("matrix-bot-sdk") or js_package_missing("matrix-bot-sdk", SDK_VERSION)
 if _js_problem:
     prerequisite_missing(_js_problem, module_level=True)
 

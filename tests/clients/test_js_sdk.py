@@ -16,56 +16,23 @@ Node.js or a broken install step cannot pass as a skip.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from prerequisites import prerequisite_missing
 
-from .conftest import LiveMinihs, SeenRequest, serve_in_thread
+from .conftest import JS_DIR, LiveMinihs, SeenRequest, js_package_missing, node_missing, serve_in_thread
 
-JS_DIR = Path(__file__).parent / "js"
 FLOW = JS_DIR / "flow.mjs"
 SDK_VERSION = "37.5.0"
-NODE_MAJOR = 20  # matrix-js-sdk 37.5.0 needs Node 20; later releases need Node 22
 FLOW_TIMEOUT_S = 60
 SERVER = "localhost"
 ALICE, BOB, CAROL = (f"@{name}:{SERVER}" for name in ("alice", "bob", "carol"))
 MUTUAL_ROOMS_UNSTABLE = "/_matrix/client/unstable/uk.half-shot.msc2666/user/mutual_rooms"
 
 
-def _node_missing() -> str | None:
-    node = shutil.which("node")
-    if node is None:
-        return f"node is not installed (the matrix-js-sdk tests need Node.js >= {NODE_MAJOR})"
-    version = subprocess.run(
-        [node, "--version"], capture_output=True, text=True, timeout=30
-    ).stdout.strip()
-    major = version.lstrip("v").split(".")[0]
-    if not major.isdigit() or int(major) < NODE_MAJOR:
-        return (
-            f"node {version or '(unknown version)'} is too old "
-            f"(matrix-js-sdk {SDK_VERSION} needs Node.js >= {NODE_MAJOR})"
-        )
-    return None
-
-
-def _sdk_missing() -> str | None:
-    installed = JS_DIR / "node_modules" / "matrix-js-sdk" / "package.json"
-    if not installed.is_file():
-        return "matrix-js-sdk is not installed: run scripts/install_js_clients.sh"
-    version = json.loads(installed.read_text(encoding="utf-8"))["version"]
-    if version != SDK_VERSION:
-        return (
-            f"matrix-js-sdk {version} is installed, not the pinned {SDK_VERSION}: "
-            "run scripts/install_js_clients.sh"
-        )
-    return None
-
-
-_js_problem = _node_missing() or _sdk_missing()
+_js_problem = node_missing("matrix-js-sdk") or js_package_missing("matrix-js-sdk", SDK_VERSION)
 if _js_problem:
     prerequisite_missing(_js_problem, module_level=True)
 
