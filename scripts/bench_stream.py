@@ -66,13 +66,14 @@ async def sync(api: Api, user: User, **params: str) -> dict[str, Any]:
     return reply
 
 
-async def wake_latency(api: Api, rounds: int) -> tuple[list[float], list[float]]:
-    """Raw samples (seconds): from the send request leaving, and from the send's answer arriving."""
+async def wake_latency(api: Api, rounds: int) -> tuple[list[float], list[float], list[float]]:
+    """Raw samples (seconds): from the send request leaving, from the send's answer arriving,
+    and the send's own round trip (the part of the first that is not the wake)."""
     alice, bob = await api.register(unique("wa")), await api.register(unique("wb"))
     room = await api.create_room(alice, preset="public_chat")
     await api.join(bob, room)
     token = (await sync(api, bob, timeout="0"))["next_batch"]
-    from_send, from_ack = [], []
+    from_send, from_ack, round_trip = [], [], []
     for n in range(rounds):
         waiting = asyncio.ensure_future(sync(api, bob, since=token, timeout="30000"))
         await asyncio.sleep(0.005)  # let the sync reach its wait
@@ -95,7 +96,8 @@ async def wake_latency(api: Api, rounds: int) -> tuple[list[float], list[float]]
         await sender
         from_send.append(woke - began)
         from_ack.append(max(0.0, woke - acked[0]))
-    return from_send, from_ack
+        round_trip.append(acked[0] - began)
+    return from_send, from_ack, round_trip
 
 
 SYNC_FILTER = json.dumps({"room": {"timeline": {"limit": 10}}})
@@ -203,14 +205,15 @@ async def measure_all(session: aiohttp.ClientSession, servers: list[tuple[str, s
     turns = names + names[::-1]
     results: dict[str, dict[str, Any]] = {name: {} for name in names}
 
-    wake: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in names}
+    wake: dict[str, tuple[list[float], ...]] = {name: ([], [], []) for name in names}
     for name in turns:
-        from_send, from_ack = await wake_latency(apis[name], max(1, args.rounds // 2))
-        wake[name][0].extend(from_send)
-        wake[name][1].extend(from_ack)
+        samples = await wake_latency(apis[name], max(1, args.rounds // 2))
+        for collected, new in zip(wake[name], samples):
+            collected.extend(new)
     for name in names:
         results[name]["wake_latency"] = {"from_send_request": latency_summary(wake[name][0]),
-                                         "from_send_ack": latency_summary(wake[name][1])}
+                                         "from_send_ack": latency_summary(wake[name][1]),
+                                         "send_round_trip": latency_summary(wake[name][2])}
 
     many: dict[str, tuple[User, int]] = {}
     for name in names:
