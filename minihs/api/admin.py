@@ -51,7 +51,8 @@ async def reset_gate_middleware(
     if request.path == RESET_PATH:
         return await handler(request)
     gate = homeserver(request).gate
-    await gate.enter()
+    if not gate.try_enter():
+        await gate.enter()
     try:
         return await handler(request)
     finally:

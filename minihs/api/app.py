@@ -238,8 +238,11 @@ def make_runner(app: web.Application, config: Config, **kwargs: Any) -> MinihsRu
 def create_app(config: Config, homeserver: Homeserver | None = None) -> web.Application:
     """Build the application. Without ``homeserver``, one is opened on startup and closed on
     cleanup; with one, the caller owns its lifetime (the fixture server shares it)."""
+    middlewares = [matrix_error_middleware, admin.reset_gate_middleware]
+    if config.access_log:  # the arrival time is for the access log only: no cost without it
+        middlewares.insert(0, timing_middleware)
     app = web.Application(
-        middlewares=[timing_middleware, matrix_error_middleware, admin.reset_gate_middleware],
+        middlewares=middlewares,
         client_max_size=config.limits.max_request_body_bytes,
     )
     _add_routes(app)

@@ -49,6 +49,14 @@ class RequestGate:
             # Shielded: a waiting request that is cancelled must not cancel the shared future.
             await asyncio.shield(self._reopened)
 
+    def try_enter(self) -> bool:
+        """Count the request as in flight at once when no reset is waiting or running (the
+        common case, with no coroutine to await); False when it must :meth:`enter` instead."""
+        if self._reopened is not None:
+            return False
+        self.in_flight += 1
+        return True
+
     async def enter(self) -> None:
         """Start a request: wait out a reset, then count the request as in flight."""
         if self._reopened is not None:
