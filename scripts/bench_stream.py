@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -250,11 +251,13 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=args.senders + 4)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as session:
         started: list[Any] = []
+        temporary: list[Path] = []  # removed at the end; a --synapse-dir is kept
         servers: list[tuple[str, str, int | None]] = []
         summary: dict[str, Any] = {"load_average_at_start": os.getloadavg()}
         try:
             if args.base_url is None:
                 workdir = Path(tempfile.mkdtemp(prefix="minihs-bench-stream-"))
+                temporary.append(workdir)
                 # The fixture profile (cheap password hashing, no rate limits: registering hundreds
                 # of users is not what is measured), but on a file database as in production.
                 minihs = ServerProcess(
@@ -271,6 +274,8 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                 from bench_synapse import SynapseProcess, synapse_version
 
                 synapse_dir = Path(args.synapse_dir or tempfile.mkdtemp(prefix="minihs-bench-synapse-"))
+                if not args.synapse_dir:
+                    temporary.append(synapse_dir)
                 synapse = SynapseProcess(args.synapse_python, synapse_dir)
                 started.append(synapse)
                 summary["synapse_version"] = synapse_version(args.synapse_python)
@@ -282,6 +287,8 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             for server in started:
                 await server.stop()
+            for directory in temporary:
+                shutil.rmtree(directory, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
