@@ -200,3 +200,22 @@ def test_the_benchmark_compares_mutual_rooms_with_the_ceiling_on_its_own_loop(tm
     assert summary["headline"]["mutual_vs_ceiling_ratio"] == (
         ceiling["paired_with_mutual_R1000_S200"]["rps_ratio_b_over_a_median"]
     )
+
+
+def test_the_wake_benchmark_times_commit_to_answer_inside_the_server():
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench_wake.py"), "--rounds", "5"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    figures = json.loads(result.stdout)
+    assert figures["rounds"] == 5
+    assert 0 < figures["commit_to_answer_ms"]["median"] <= figures["commit_to_answer_ms"]["max"]
+
+
+def test_the_stream_benchmark_script_starts(tmp_path):
+    # It imports the shared benchmark parts; a moved helper must fail here, not on the next run.
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench_stream.py"), "--help"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
