@@ -31,6 +31,8 @@ from pathlib import Path
 import aiohttp
 import yaml
 
+from benchkit.server import stop_process
+
 START_TIMEOUT_S = 180.0
 _LIFTED = {"per_second": 100000, "burst_count": 1000000}
 
@@ -152,13 +154,6 @@ class SynapseProcess:
     async def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 30)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await stop_process(self.proc)
         self._stderr.close()
         self.proc = None

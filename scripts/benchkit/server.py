@@ -74,14 +74,7 @@ class ServerProcess:
     async def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 30)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await stop_process(self.proc)
         self._stderr.close()
         self.proc = None
 
@@ -99,3 +92,16 @@ def write_bench_config(path: Path, event_loop: str) -> Path:
               "event_loop": event_loop}
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
+
+
+async def stop_process(proc: asyncio.subprocess.Process, grace_s: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``grace_s``; returns once it is gone."""
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), grace_s)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
