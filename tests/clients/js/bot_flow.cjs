@@ -25,6 +25,7 @@ const {
     MatrixClient,
     SimpleFsStorageProvider,
 } = require("matrix-bot-sdk");
+const stepsModule = require("./steps.cjs");
 
 const baseUrl = process.argv[2];
 const botToken = process.env.MINIHS_BOT_TOKEN;
@@ -33,9 +34,8 @@ if (!baseUrl || !botToken || !otherToken) {
     console.error("usage: MINIHS_BOT_TOKEN=... MINIHS_OTHER_TOKEN=... node bot_flow.cjs BASE_URL");
     process.exit(2);
 }
-const STEP_TIMEOUT_MS = 20000;
-const results = {};
-let currentStep = "start";
+const run = stepsModule.newRun();
+const { results, step, within } = run;
 
 // bot-sdk logs through LogService; its default ConsoleLogger writes info lines to stdout, which
 // would mix with the JSON report. Warnings and errors are kept for the report instead (a failed
@@ -50,20 +50,7 @@ LogService.setLogger({
     error: keep("error"),
 });
 
-async function step(name, fn) {
-    currentStep = name;
-    const value = await fn();
-    results[name] = value === undefined ? null : value;
-    return value;
-}
 
-function within(promise, what) {
-    let timer;
-    const timeout = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), STEP_TIMEOUT_MS);
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), "minihs-bot-sdk-"));
 const storage = new SimpleFsStorageProvider(path.join(storageDir, "bot.json"));
@@ -125,7 +112,7 @@ main().then(
         fs.rmSync(storageDir, { recursive: true, force: true });
         results.logged = logged;
         console.log(JSON.stringify({
-            ok: false, step: currentStep, error: String(e?.message ?? e),
+            ok: false, step: run.currentStep, error: String(e?.message ?? e),
             errcode: e?.body?.errcode ?? null, httpStatus: e?.statusCode ?? null, results,
         }));
         process.exit(1);

@@ -13,6 +13,7 @@
 // The script lives in the npm project so that the ESM import below finds node_modules.
 import { createClient, MatrixError } from "matrix-js-sdk";
 import { logger } from "matrix-js-sdk/lib/logger.js";
+import stepsModule from "./steps.cjs";
 
 logger.disableAll(); // the SDK logs to the console; stdout carries our JSON only
 
@@ -22,16 +23,9 @@ if (!baseUrl) {
     process.exit(2);
 }
 
-const results = {};
-let currentStep = "start";
+const run = stepsModule.newRun();
+const { results, step } = run;
 
-// Run one named step and keep what it returns under that name.
-async function step(name, fn) {
-    currentStep = name;
-    const value = await fn();
-    results[name] = value === undefined ? null : value;
-    return value;
-}
 
 // The Matrix error a promise rejects with, as [errcode, HTTP status]; anything else is a failure.
 async function matrixError(promise) {
@@ -154,7 +148,7 @@ main().then(
         console.log(
             JSON.stringify({
                 ok: false,
-                step: currentStep,
+                step: run.currentStep,
                 error: String(e && e.stack ? e.stack : e),
                 errcode: e?.errcode ?? null,
                 httpStatus: e?.httpStatus ?? null,

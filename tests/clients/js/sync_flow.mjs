@@ -8,6 +8,7 @@
 // tests/clients/test_js_sdk.py checks the results. Exit status: 0 when every step ran, 1 otherwise.
 import { ClientEvent, createClient, RoomEvent, SyncState } from "matrix-js-sdk";
 import { logger } from "matrix-js-sdk/lib/logger.js";
+import stepsModule from "./steps.cjs";
 
 logger.disableAll();
 
@@ -16,24 +17,10 @@ if (!baseUrl) {
     console.error("usage: node sync_flow.mjs BASE_URL");
     process.exit(2);
 }
-const STEP_TIMEOUT_MS = 20000;
-const results = {};
-let currentStep = "start";
+const run = stepsModule.newRun();
+const { results, step, within } = run;
 
-async function step(name, fn) {
-    currentStep = name;
-    const value = await fn();
-    results[name] = value === undefined ? null : value;
-    return value;
-}
 
-function within(promise, what) {
-    let timer;
-    const timeout = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), STEP_TIMEOUT_MS);
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 async function register(username) {
     const session = await createClient({ baseUrl }).registerRequest({
@@ -93,7 +80,7 @@ try {
 } catch (e) {
     alice?.stopClient();
     console.log(JSON.stringify({
-        ok: false, step: currentStep, error: String(e?.message ?? e),
+        ok: false, step: run.currentStep, error: String(e?.message ?? e),
         errcode: e?.errcode ?? null, httpStatus: e?.httpStatus ?? null, results,
     }));
     process.exit(1);
