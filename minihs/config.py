@@ -167,6 +167,40 @@ class MutualRoomsConfig:
 
 
 @dataclass
+class DeterministicConfig:
+    # Non-empty: every ID minihs mints (room IDs, device IDs, access tokens, UIA sessions, sync
+    # token epochs) comes from this seed, and the server clock starts frozen at start_time_ms,
+    # so two runs of the same test give the same bytes. Empty: random IDs, the real clock.
+    seed: str = ""
+    # Where the frozen clock starts in deterministic mode (default 2026-01-01T00:00:00Z).
+    start_time_ms: int = 1_767_225_600_000
+
+    def validate(self) -> None:
+        if not 0 <= self.start_time_ms <= 253_402_300_799_999:  # up to year 9999
+            raise ValueError("start_time_ms: must be between 0 and 253402300799999")
+
+
+@dataclass
+class RequestLogConfig:
+    # Record every answered request for the admin API's request log (GET /_minihs/admin/requests).
+    enabled: bool = False
+    # The newest this many requests are kept; older ones are forgotten.
+    size: int = 10_000
+    # The newest this many requests also keep their request and response bodies...
+    bodies_kept: int = 1_000
+    # ...each cut to this many bytes.
+    max_body_bytes: int = 8_192
+
+    def validate(self) -> None:
+        if not 1 <= self.size <= 10_000_000:
+            raise ValueError("size: must be between 1 and 10000000")
+        if not 0 <= self.bodies_kept <= self.size:
+            raise ValueError("bodies_kept: must be between 0 and size")
+        if not 0 <= self.max_body_bytes <= 1_048_576:
+            raise ValueError("max_body_bytes: must be between 0 and 1048576")
+
+
+@dataclass
 class Config:
     server_name: str = "localhost"
     public_baseurl: str = ""
@@ -182,12 +216,21 @@ class Config:
     allow_access_token_in_query: bool = True
     # Random per process when empty: pagination tokens then do not survive a restart.
     token_signing_key: str = ""
-    # POST /_minihs/admin/reset for test harnesses; only ever answered on loopback.
+    # The admin API under /_minihs/ (reset, scenarios, snapshots, clock, faults, request log,
+    # the inspector page) for test harnesses; only ever answered on loopback.
+    enable_admin_api: bool = False
+    # The older name of enable_admin_api, from when the API was the reset alone; still honoured.
     enable_admin_reset: bool = False
+    deterministic: DeterministicConfig = field(default_factory=DeterministicConfig)
+    request_log: RequestLogConfig = field(default_factory=RequestLogConfig)
     access_log: bool = True
     log_level: str = "info"
     # auto: uvloop when it is installed (it is a dependency on Linux and macOS), else asyncio's.
     event_loop: str = "auto"
+
+    @property
+    def admin_api_enabled(self) -> bool:
+        return self.enable_admin_api or self.enable_admin_reset
 
     def validate(self) -> None:
         from minihs.spec.ids import is_valid_server_name
@@ -369,8 +412,8 @@ def _refuse_duplicate_keys(node: Any, prefix: str, seen: set[int]) -> None:
 
 
 # The test-fixture profile: what a server started by someone else's test suite wants. In-memory
-# database, the cheapest password hashing, no rate limits, no access log, and the admin reset
-# endpoint on. Shared by ``python -m minihs --testing`` and ``minihs.testing.MinihsServer``; both
+# database, the cheapest password hashing, no rate limits, no access log, the admin API and
+# the request log on. Shared by ``python -m minihs --testing`` and ``minihs.testing.MinihsServer``; both
 # lay what the user gives over it (a config file or overrides), so the order is always built-in
 # defaults < testing profile < the user's file or dict < command-line flags.
 
@@ -389,5 +432,6 @@ def apply_testing_profile(config: Config) -> Config:
         current: RateLimit = getattr(config.rate_limits, limit.name)
         setattr(config.rate_limits, limit.name, dataclasses.replace(current, enabled=False))
     config.access_log = False
-    config.enable_admin_reset = True
+    config.enable_admin_api = True
+    config.request_log = dataclasses.replace(config.request_log, enabled=True)
     return config

@@ -31,6 +31,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "minihs" / "api" / "openapi.yaml"
+# The admin API's parts, one file per feature: each holds ``paths`` and may hold
+# ``components.schemas``; they are laid into the document in file-name order.
+ADMIN_SOURCES = REPO / "minihs" / "api" / "openapi_admin"
 OUTPUT = REPO / "minihs" / "openapi.json"
 CLIENT_V3 = "/_matrix/client/v3"
 CLIENT_R0 = "/_matrix/client/r0"
@@ -64,15 +67,35 @@ def legacy_r0(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build(source: str | None = None) -> dict[str, Any]:
-    """The document: the YAML's keys in order, with the client paths (v3, then r0) first."""
-    loaded = yaml.safe_load(source if source is not None else SOURCE.read_text(encoding="utf-8"))
+def admin_parts() -> list[dict[str, Any]]:
+    return [yaml.safe_load(path.read_text(encoding="utf-8"))
+            for path in sorted(ADMIN_SOURCES.glob("*.yaml"))]
+
+
+def build(source: str | None = None, parts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The document: the YAML's keys in order, with the client paths (v3, then r0) first, and
+    the admin API's parts (``parts``, read from ``openapi_admin/`` when None) last."""
+    if source is None:
+        source = SOURCE.read_text(encoding="utf-8")
+        parts = admin_parts() if parts is None else parts
+    loaded = yaml.safe_load(source)
     loaded.pop("x-shared", None)
     client = expand_errors(loaded.pop("x-client-paths"))
     document = expand_errors(loaded)
     paths = {CLIENT_V3 + path: item for path, item in client.items()}
     paths.update({CLIENT_R0 + path: legacy_r0(item) for path, item in client.items()})
     paths.update(document["paths"])
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for part in parts or []:
+        part = expand_errors(part)
+        for path, item in part.get("paths", {}).items():
+            if path in paths:
+                raise ValueError(f"{path} is defined twice")
+            paths[path] = item
+        for name, schema in part.get("components", {}).get("schemas", {}).items():
+            if name in schemas:
+                raise ValueError(f"the schema {name} is defined twice")
+            schemas[name] = schema
     document["paths"] = paths
     return document
 

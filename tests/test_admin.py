@@ -43,7 +43,7 @@ async def test_reset_forgets_rooms_and_the_joined_rooms_index(hs):
 
 async def test_reset_does_not_exist_when_disabled(make_homeserver):
     config = test_config()  # the testing profile turns it on; turn it off again
-    config.enable_admin_reset = False
+    config.enable_admin_api = False
     hs = await make_homeserver(config)
     alice = await hs.register("alice")
     body = await hs.request("POST", RESET_PATH, expect=404)
@@ -54,7 +54,13 @@ async def test_reset_does_not_exist_when_disabled(make_homeserver):
 async def test_reset_is_off_by_default_outside_the_testing_profile():
     from minihs.config import Config
 
-    assert Config().enable_admin_reset is False
+    assert Config().admin_api_enabled is False
+
+
+async def test_the_old_name_enable_admin_reset_still_turns_the_admin_api_on():
+    from minihs.config import Config
+
+    assert Config(enable_admin_reset=True).admin_api_enabled is True
 
 
 async def test_reset_does_not_exist_for_a_non_loopback_client(aiohttp_client):

@@ -259,7 +259,7 @@ def test_the_config_file_overrides_the_testing_profile(tmp_path):
     config = build_config(parse_args(["--testing", "--config", config_file]))
     assert config.database.path == "a.db"  # the file wins over the profile's :memory:
     assert config.access_log is True
-    assert config.enable_admin_reset is True  # what the file leaves out stays the profile's
+    assert config.enable_admin_api is True  # what the file leaves out stays the profile's
     assert config.rate_limits.joins_per_user.enabled is False
 
 

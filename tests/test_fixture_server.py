@@ -124,7 +124,7 @@ def test_the_default_configuration_is_the_testing_profile():
     config = MinihsServer().config
     assert config.database.path == ":memory:"
     assert config.access_log is False
-    assert config.enable_admin_reset is True
+    assert config.enable_admin_api is True
     assert config.rate_limits.registration_per_address.enabled is False
 
 

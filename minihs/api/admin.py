@@ -1,8 +1,10 @@
-"""Admin endpoints: the test harness reset, and Synapse-compatible shared-secret registration.
+"""Admin endpoints: the rule every ``/_minihs/`` endpoint obeys, the test harness reset, and
+Synapse-compatible shared-secret registration.
 
-Neither is part of the Matrix spec. ``/_minihs/admin/reset`` is minihs's own, for test suites
-that run minihs in another process; ``/_synapse/admin/v1/register`` mirrors Synapse's Admin API
-("Shared-Secret Registration") so that tooling written for Synapse creates users here unchanged.
+None is part of the Matrix spec. ``/_minihs/admin/...`` is minihs's own admin API, for test
+suites that run minihs in another process (the other ``admin_*`` modules hold the rest of it);
+``/_synapse/admin/v1/register`` mirrors Synapse's Admin API ("Shared-Secret Registration") so
+that tooling written for Synapse creates users here unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from minihs.api.request import homeserver, json_object
 from minihs.spec.errors import Codes, MatrixError
 from minihs.api.responses import json_response
 
-RESET_PATH = "/_minihs/admin/reset"
+ADMIN_PREFIX = "/_minihs/admin"
+RESET_PATH = ADMIN_PREFIX + "/reset"
+SNAPSHOTS_PATH = ADMIN_PREFIX + "/snapshots"
 SHARED_SECRET_REGISTER_PATH = "/_synapse/admin/v1/register"
 
 # Headers a reverse proxy adds. A request carrying one did not come from this host, whatever
@@ -40,15 +44,31 @@ def _from_this_host(request: web.Request) -> bool:
     return is_loopback(request.remote) and not any(h in request.headers for h in _PROXY_HEADERS)
 
 
+def require_admin_api(request: web.Request) -> None:
+    """The one rule of every ``/_minihs/`` endpoint: it exists only when the admin API is on
+    (``enable_admin_api``; the ``--testing`` profile turns it on) and only for requests from a
+    loopback address that did not pass through a proxy. Anything else gets the answer an
+    unknown path gets, 404 ``M_UNRECOGNIZED``, so that a server not in a test says nothing of it.
+    """
+    if not homeserver(request).config.admin_api_enabled or not _from_this_host(request):
+        raise MatrixError(404, Codes.UNRECOGNIZED, "Unrecognized request")
+
+
+def _outside_the_gate(path: str) -> bool:
+    # A reset or a snapshot's restore takes the gate whole (and a snapshot reads a still
+    # server): inside it, they would wait for themselves.
+    return path == RESET_PATH or path.startswith(SNAPSHOTS_PATH)
+
+
 @web.middleware
 async def reset_gate_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Every request but the reset itself holds the homeserver's request gate while it runs:
     a reset waits for the requests in flight and holds new ones until it is done
-    (:mod:`minihs.domain.request_gate`). The reset endpoint stays outside, or it would wait
-    for itself."""
-    if request.path == RESET_PATH:
+    (:mod:`minihs.domain.request_gate`). The reset and snapshot endpoints stay outside, or
+    they would wait for themselves."""
+    if _outside_the_gate(request.path):
         return await handler(request)
     gate = homeserver(request).gate
     if not gate.try_enter():
@@ -63,16 +83,13 @@ async def reset(request: web.Request) -> web.Response:
     """POST /_minihs/admin/reset
 
     minihs only (not in the spec): forget every user, room and access token, as a fresh start
-    would, for test harnesses in other processes. It exists only when ``enable_admin_reset`` is
-    on (the ``--testing`` profile turns it on) and only for requests from a loopback address
-    that did not pass through a proxy; anything else gets the answer an unknown path gets,
-    404 ``M_UNRECOGNIZED``. Answers ``{}`` once the reset is complete. Requests in flight
+    would, for test harnesses in other processes. Like every admin endpoint, it exists only
+    under :func:`require_admin_api`'s rule. Answers ``{}`` once the reset is complete. Requests in flight
     finish first, against the old state; requests arriving meanwhile wait, then see the empty
     server.
     """
+    require_admin_api(request)
     hs = homeserver(request)
-    if not hs.config.enable_admin_reset or not _from_this_host(request):
-        raise MatrixError(404, Codes.UNRECOGNIZED, "Unrecognized request")
     if request.method != "POST":
         raise MatrixError(405, Codes.UNRECOGNIZED, "Unrecognized request: method not allowed")
     await hs.reset()

@@ -16,6 +16,12 @@ from minihs.api import (
     account,
     account_data,
     admin,
+    admin_clock,
+    admin_faults,
+    admin_inspect,
+    admin_requests,
+    admin_scenarios,
+    admin_snapshots,
     capabilities,
     filters,
     membership,
@@ -122,6 +128,12 @@ def _add_routes(app: web.Application) -> None:
         router.add_route(method, CLIENT_V1 + path, handler)
     for method, path, handler in mutual_rooms.ROUTES + admin.ROUTES:
         router.add_route(method, path, handler)
+    admin_modules = (
+        admin_scenarios, admin_snapshots, admin_clock, admin_faults, admin_requests, admin_inspect,
+    )
+    for module in admin_modules:
+        for method, path, handler in module.ROUTES:
+            router.add_route(method, path, handler)
     router.add_get("/_matrix/client/versions", versions.versions)
     router.add_get("/.well-known/matrix/client", versions.well_known_client)
     router.add_get(openapi.PATH, openapi.openapi_document)

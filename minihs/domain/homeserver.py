@@ -37,6 +37,8 @@ from minihs.store.sync import SyncStore
 from minihs.domain.uia import RegistrationAuth
 from minihs.domain import sync_extras
 from minihs.domain.changes import MemoryChanges
+from minihs.domain.clock import ServerClock
+from minihs.domain.minting import IdSource
 from minihs.domain.presence import Presence
 from minihs.domain.profiles import Profiles
 from minihs.domain.receipts import Receipts
@@ -75,6 +77,10 @@ class Homeserver:
         self.config = config
         self.db = db
         self.gate = RequestGate()
+        deterministic = config.deterministic
+        # The clock and the ID source every service reads (tests control both: admin API).
+        self.clock = ServerClock(deterministic.start_time_ms if deterministic.seed else None)
+        self.ids = IdSource(deterministic.seed)
         self.accounts = Accounts(config, AccountStore(db))
         self.joined_rooms = JoinedRoomsIndex()
         self.stream = Stream()

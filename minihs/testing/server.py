@@ -22,10 +22,12 @@ import asyncio
 import atexit
 import threading
 import weakref
-from typing import Any, Mapping
+from typing import Any, Awaitable, Callable, Mapping, TypeVar
 
 from minihs.config import Config, apply_testing_profile, config_from_dict
 from minihs.testing.client import BlockingClient, MinihsHTTPError, MinihsUser
+
+T = TypeVar("T")
 
 __all__ = ["MinihsHTTPError", "MinihsServer", "MinihsUser", "testing_config"]
 
@@ -223,12 +225,44 @@ class MinihsServer(BlockingClient):
         from inside a running asyncio loop, which it does not touch, and safe while other
         threads or processes send requests: those in flight finish first, those that arrive
         meanwhile wait and then see the empty server (a token from before is then 401)."""
+        self.on_server(lambda homeserver: homeserver.reset())
+
+    def on_server(self, call: Callable[[Any], Awaitable[T]], timeout: float = STOP_TIMEOUT_S) -> T:
+        """Run ``call(homeserver)`` on the server's event loop and return its result: how the
+        Python API below reaches the same domain code the admin HTTP API calls. Blocks; not
+        from the server's own thread."""
         self._require_running()
         if threading.current_thread() is self._thread:
-            raise RuntimeError("reset() cannot be called from the server's own thread")
+            raise RuntimeError("this cannot be called from the server's own thread")
         assert self._loop is not None
-        future = asyncio.run_coroutine_threadsafe(self._homeserver.reset(), self._loop)
-        future.result(STOP_TIMEOUT_S)
+        homeserver = self._homeserver
+
+        async def run() -> T:
+            return await call(homeserver)
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
+
+    # --- scenarios -----------------------------------------------------------------------
+
+    # (scenario methods go here)
+
+    # --- snapshots -----------------------------------------------------------------------
+
+    # (snapshot methods go here)
+
+    # --- the clock -----------------------------------------------------------------------
+
+    # (clock methods go here)
+
+    # --- faults --------------------------------------------------------------------------
+
+    # (fault methods go here)
+
+    # --- the request log -----------------------------------------------------------------
+
+    # (request log methods go here)
+
+    # -------------------------------------------------------------------------------------
 
     def __repr__(self) -> str:
         where = self.base_url if self.running else "stopped"
