@@ -484,8 +484,10 @@ async def test_an_access_token_in_other_case_is_an_unknown_token(hs):
 
 def test_issued_access_tokens_have_the_canonical_form():
     from minihs.domain.accounts import is_canonical_access_token, new_access_token
+    from minihs.domain.minting import IdSource
 
-    assert all(is_canonical_access_token(new_access_token()) for _ in range(200))
+    ids = IdSource()
+    assert all(is_canonical_access_token(new_access_token(ids)) for _ in range(200))
 
 
 @pytest.mark.parametrize(

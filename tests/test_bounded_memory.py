@@ -16,6 +16,7 @@ import pytest
 from minihs.config import Config
 from minihs.domain.accounts import TOKEN_CACHE_SIZE, Accounts, new_access_token
 from minihs.domain.joined_rooms import JoinedRoomsIndex
+from minihs.domain.minting import IdSource
 from minihs.domain.room_creation import CreateRoomRequest
 from minihs.domain.room_state import CREATE, MEMBER
 from minihs.domain.rooms import ROOM_CACHE_SIZE, Rooms, persistable
@@ -105,7 +106,7 @@ async def test_100000_distinct_access_tokens_leave_the_token_cache_bounded():
     accounts = Accounts(Config(), EveryTokenStore())
     most = 0
     for _ in range(DISTINCT_ROOMS):
-        assert await accounts.requester_for_token(new_access_token()) is not None
+        assert await accounts.requester_for_token(new_access_token(IdSource())) is not None
         most = max(most, len(accounts._token_cache))
     assert most == TOKEN_CACHE_SIZE
 
@@ -113,7 +114,8 @@ async def test_100000_distinct_access_tokens_leave_the_token_cache_bounded():
 async def test_the_newest_cached_token_is_answered_from_memory_after_the_oldest_goes():
     store = EveryTokenStore()
     accounts = Accounts(Config(), store)
-    tokens = [new_access_token() for _ in range(TOKEN_CACHE_SIZE + 1)]
+    ids = IdSource()
+    tokens = [new_access_token(ids) for _ in range(TOKEN_CACHE_SIZE + 1)]
     for token in tokens:
         await accounts.requester_for_token(token)
     lookups = store.lookups

@@ -10,12 +10,13 @@ import hashlib
 import re
 import secrets
 import string
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 from minihs.domain import passwords
 from minihs.config import Config
+from minihs.domain.clock import ServerClock
+from minihs.domain.minting import IdSource
 from minihs.spec.errors import Codes, MatrixError, forbidden
 from minihs.spec.ids import MAX_ID_BYTES, is_valid_localpart, user_id_for
 from minihs.store.accounts import AccountStore, TokenOwner, UserExists
@@ -48,8 +49,8 @@ def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
-def new_access_token() -> str:
-    return "mhs_" + secrets.token_urlsafe(_TOKEN_BYTES)
+def new_access_token(ids: IdSource) -> str:
+    return "mhs_" + ids.token_urlsafe(_TOKEN_BYTES)
 
 
 def is_canonical_access_token(token: str) -> bool:
@@ -58,12 +59,8 @@ def is_canonical_access_token(token: str) -> bool:
     return _ACCESS_TOKEN.fullmatch(token) is not None
 
 
-def new_device_id() -> str:
-    return "".join(secrets.choice(_DEVICE_ID_ALPHABET) for _ in range(10))
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+def new_device_id(ids: IdSource) -> str:
+    return "".join(ids.choices(_DEVICE_ID_ALPHABET, 10))
 
 
 # Live access tokens whose owners are kept in memory; beyond that a token costs one indexed read.
@@ -71,9 +68,21 @@ TOKEN_CACHE_SIZE = 10_000
 
 
 class Accounts:
-    def __init__(self, config: Config, store: AccountStore) -> None:
+    """``clock`` dates new accounts; ``ids`` mints their tokens, device IDs and generated user
+    IDs (the homeserver's own, so that a test controls both)."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: AccountStore,
+        *,
+        clock: ServerClock | None = None,
+        ids: IdSource | None = None,
+    ) -> None:
         self._config = config
         self._store = store
+        self._clock = clock or ServerClock()
+        self._ids = ids or IdSource()
         # digest -> owner. Tokens are looked up on every request; this keeps SQL off that path.
         # At most TOKEN_CACHE_SIZE entries, the oldest cached first out (dicts keep insertion
         # order), so a server that sees millions of tokens does not keep them all.
@@ -146,7 +155,7 @@ class Accounts:
         self, password_hash: str, inhibit_login: bool, device_display_name: str | None
     ) -> Session:
         while True:
-            user_id = user_id_for("u" + secrets.token_hex(6), self.server_name)
+            user_id = user_id_for("u" + self._ids.token_hex(6), self.server_name)
             try:
                 return await self._create(
                     user_id, password_hash, None, device_display_name, inhibit_login, False
@@ -167,12 +176,12 @@ class Accounts:
         token = None
         device = None
         if not inhibit_login:
-            device_id = device_id or new_device_id()
-            token = new_access_token()
+            device_id = device_id or new_device_id(self._ids)
+            token = new_access_token(self._ids)
             device = (device_id, device_display_name, token_digest(token))
         try:
             await self._store.create_account(
-                user_id, password_hash, now_ms(), is_admin=is_admin, device=device
+                user_id, password_hash, self._clock.now_ms(), is_admin=is_admin, device=device
             )
         except UserExists:
             raise MatrixError(400, Codes.USER_IN_USE, "User ID already taken.") from None
@@ -216,8 +225,8 @@ class Accounts:
             # (scrypt from before argon2id, or less memory or fewer passes) is made anew.
             renewed = await passwords.hash_password(password, cost)
             await self._store.replace_password_hash(user_id, stored, renewed)
-        device_id = device_id or new_device_id()
-        token = new_access_token()
+        device_id = device_id or new_device_id(self._ids)
+        token = new_access_token(self._ids)
         replaced = await self._store.login_device(
             user_id, device_id, device_display_name, token_digest(token)
         )

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from minihs.domain.accounts import Accounts, Session
+from minihs.domain.minting import IdSource
 from minihs.spec.errors import Codes, MatrixError, bad_json
 
 NONCE_LIFETIME_S = 60
@@ -73,12 +73,20 @@ class SharedSecretRequest:
 
 
 class SharedSecretRegistration:
+    """``clock``: seconds (only differences matter; the homeserver passes its server clock's
+    monotonic reading, so nonce expiry follows that clock); ``ids`` mints the nonces."""
+
     def __init__(
-        self, secret: str, accounts: Accounts, clock: Callable[[], float] = time.monotonic
+        self,
+        secret: str,
+        accounts: Accounts,
+        clock: Callable[[], float] = time.monotonic,
+        ids: IdSource | None = None,
     ) -> None:
         self._secret = secret
         self._accounts = accounts
         self._clock = clock
+        self._ids = ids or IdSource()
         self._nonces: dict[str, float] = {}  # nonce -> expiry; insertion order = issue order
 
     @property
@@ -97,7 +105,7 @@ class SharedSecretRegistration:
         self._forget_expired()
         while len(self._nonces) >= _MAX_NONCES:
             del self._nonces[next(iter(self._nonces))]  # the oldest goes first
-        nonce = secrets.token_hex(32)
+        nonce = self._ids.token_hex(32)
         self._nonces[nonce] = self._clock() + NONCE_LIFETIME_S
         return nonce
 

@@ -57,14 +57,15 @@ class Ratelimiters:
     mutual_rooms_per_user: Ratelimiter
 
     @classmethod
-    def from_config(cls, config: Config) -> "Ratelimiters":
+    def from_config(cls, config: Config, clock: ServerClock) -> "Ratelimiters":
         limits = config.rate_limits
+        windows = clock.monotonic  # a test refills a bucket by advancing the server clock
         return cls(
-            Ratelimiter(limits.login_per_address),
-            Ratelimiter(limits.login_per_user),
-            Ratelimiter(limits.registration_per_address),
-            Ratelimiter(limits.joins_per_user),
-            Ratelimiter(limits.mutual_rooms_per_user),
+            Ratelimiter(limits.login_per_address, windows),
+            Ratelimiter(limits.login_per_user, windows),
+            Ratelimiter(limits.registration_per_address, windows),
+            Ratelimiter(limits.joins_per_user, windows),
+            Ratelimiter(limits.mutual_rooms_per_user, windows),
         )
 
     def reset(self) -> None:
@@ -81,15 +82,19 @@ class Homeserver:
         # The clock and the ID source every service reads (tests control both: admin API).
         self.clock = ServerClock(deterministic.start_time_ms if deterministic.seed else None)
         self.ids = IdSource(deterministic.seed)
-        self.accounts = Accounts(config, AccountStore(db))
+        self.accounts = Accounts(config, AccountStore(db), clock=self.clock, ids=self.ids)
         self.joined_rooms = JoinedRoomsIndex()
         self.stream = Stream()
         self._stream_store = StreamStore(db)
-        self.rooms = Rooms(config, RoomStore(db), self.joined_rooms, self.stream)
+        self.rooms = Rooms(
+            config, RoomStore(db), self.joined_rooms, self.stream, clock=self.clock, ids=self.ids
+        )
         self.filters = Filters(FilterStore(db))
         self.sync = Sync(SyncStore(db), self.stream, self.filters, self.gate)
-        self.messages = Messages(config, self.rooms, RoomStore(db), SyncStore(db), self.stream)
-        self.ratelimits = Ratelimiters.from_config(config)
+        self.messages = Messages(
+            config, self.rooms, RoomStore(db), SyncStore(db), self.stream, clock=self.clock
+        )
+        self.ratelimits = Ratelimiters.from_config(config, self.clock)
         self.profiles = Profiles(ProfileStore(db), self.rooms)
         self.rooms.member_profile = self.profiles.member_profile
         self.accounts.on_registered = self.profiles.registered
@@ -97,38 +102,64 @@ class Homeserver:
         # wakes the syncs it concerns; their sync sections are in ``sync_extras``.
         memory_changes = MemoryChanges(db, self.stream)
         self.account_data = AccountData(AccountDataStore(db), self.stream)
-        self.presence = Presence(self.joined_rooms, memory_changes)
+        self.presence = Presence(self.joined_rooms, memory_changes, clock=self.clock)
         self.typing = Typing(self.joined_rooms, memory_changes)
-        self.receipts = Receipts(ReceiptStore(db), self.account_data, self.joined_rooms, self.stream)
+        self.receipts = Receipts(
+            ReceiptStore(db), self.account_data, self.joined_rooms, self.stream, clock=self.clock
+        )
         sync_extras.install(self.sync, self.presence, self.typing)
         self._forget_memory(pagination_salt="")
 
     def _forget_memory(self, pagination_salt: str) -> None:
         """(Re)build the in-memory structures a reset replaces whole: sessions, nonces, keys."""
         config = self.config
-        # A reset rotates the key of mutual-rooms pagination tokens (the salt): a token issued
-        # before it names rooms that are gone, and must not page the new server. A configured
-        # key alone still survives a restart, as it is meant to.
-        key = config.token_signing_key and config.token_signing_key + pagination_salt
         self.mutual_rooms = MutualRooms.with_key(
             self.joined_rooms,
             config.mutual_rooms.page_size,
-            key,
+            self._pagination_key(pagination_salt),
             config.mutual_rooms.token_lifetime_seconds,
+            clock=self.clock.time,
         )
         self.registration_auth = RegistrationAuth(  # and with it, every UIA session
-            config.registration.mode, config.registration.tokens
+            config.registration.mode,
+            config.registration.tokens,
+            clock=self.clock.monotonic,
+            ids=self.ids,
         )
         self.shared_secret_registration = SharedSecretRegistration(  # and its nonces
-            config.registration.shared_secret, self.accounts
+            config.registration.shared_secret,
+            self.accounts,
+            clock=self.clock.monotonic,
+            ids=self.ids,
         )
+
+    def _pagination_key(self, salt: str) -> bytes:
+        """The key of mutual-rooms pagination tokens."""
+        configured = self.config.token_signing_key
+        if self.ids.deterministic:
+            # From the seed, never salted: a reset is the fresh server a new run would be, and
+            # a new run's next_batch tokens are the same bytes.
+            return configured.encode("utf-8") or self.ids.derived_key("mutual-rooms pagination")
+        if not configured:
+            return secrets.token_bytes(32)  # tokens do not outlive the process
+        # A reset rotates the key (the salt): a token issued before it names rooms that are
+        # gone, and must not page the new server. A configured key alone still survives a
+        # restart, as it is meant to.
+        return (configured + salt).encode("utf-8")
 
     @classmethod
     async def open(cls, config: Config) -> "Homeserver":
         db = await Database.open(config.database.path, config.database.synchronous)
         homeserver = cls(config, db)
         try:
-            homeserver.stream.load(*await homeserver._stream_store.position_and_epoch())
+            streams = homeserver._stream_store
+            if homeserver.ids.deterministic:
+                # A seeded server's first draw is the stream epoch of a new database, as after
+                # every reset (one with changes keeps its own: its sync tokens stay valid).
+                position, epoch = await streams.adopt_epoch(homeserver.ids.token_hex(4))
+            else:
+                position, epoch = await streams.position_and_epoch()
+            homeserver.stream.load(position, epoch)
             await homeserver.rooms.load_index()
         except BaseException:
             await db.close()
@@ -146,18 +177,31 @@ class Homeserver:
 
     async def _reset(self) -> None:
         async with self.gate.exclusive():
-            # Every copy of the pristine database carries the same stream epoch: the step gives
-            # this one its own, so that sync tokens issued before the reset are refused.
-            epoch, write_epoch = new_epoch()
+            # The ID source starts over (a seeded one at its seed: the IDs a new run mints) and
+            # its first draw is the stream epoch, as at start. Every copy of the pristine
+            # database carries the same epoch: the step gives this one its own, so that sync
+            # tokens issued before the reset are refused (unless seeded: a new run of a seeded
+            # server has the same epoch, and so the same sync tokens, by design).
+            ids_before = self.ids.saved()
+            self.ids.restart()
+            epoch, write_epoch = new_epoch(self.ids.token_hex(4))
             await self.db.replace_with_empty(
                 then=write_epoch,
-                on_settled=lambda replaced, _: self._forget_after_reset(replaced, epoch),
+                on_settled=lambda replaced, _: self._forget_after_reset(
+                    replaced, epoch, ids_before
+                ),
             )
 
-    def _forget_after_reset(self, replaced: bool, epoch: str) -> None:
+    def _forget_after_reset(self, replaced: bool, epoch: str, ids_before: object) -> None:
         # On the event loop, right after the database step and before any later one settles.
         if not replaced:
-            return  # the database is unchanged (the error reaches reset()'s caller): keep all
+            # The database is unchanged (the error reaches reset()'s caller): keep all.
+            self.ids.restore_saved(ids_before)
+            return
+        if self.ids.deterministic:
+            # A new run's clock: frozen at start_time_ms (else a reset leaves the clock be).
+            self.clock.freeze()
+            self.clock.set_ms(self.config.deterministic.start_time_ms)
         self.stream.load(0, epoch)
         self.accounts.clear_caches()
         self.rooms.clear_caches()

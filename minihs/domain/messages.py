@@ -22,7 +22,8 @@ from typing import Any
 
 from minihs.config import Config
 from minihs.domain import power_levels
-from minihs.domain.accounts import Requester, now_ms
+from minihs.domain.accounts import Requester
+from minihs.domain.clock import ServerClock
 from minihs.domain.room_state import CREATE, MEMBER, POWER_LEVELS, RoomState
 from minihs.domain.rooms import Rooms
 from minihs.domain.stream import Stream
@@ -60,9 +61,17 @@ def _check_name(value: str, what: str, limit: int) -> None:
 
 class Messages:
     def __init__(
-        self, config: Config, rooms: Rooms, store: RoomStore, history: SyncStore, stream: Stream
+        self,
+        config: Config,
+        rooms: Rooms,
+        store: RoomStore,
+        history: SyncStore,
+        stream: Stream,
+        *,
+        clock: ServerClock | None = None,
     ) -> None:
         self._config = config
+        self._clock = clock or ServerClock()  # origin_server_ts
         self._rooms = rooms
         self._store = store
         self._history = history
@@ -98,7 +107,7 @@ class Messages:
 
         def build(room: RoomState) -> Event:
             power_levels.check_may_send(room, sender, event_type, is_state=False)
-            return room.next_event(event_type, sender, content, None, now_ms())
+            return room.next_event(event_type, sender, content, None, self._clock.now_ms())
 
         txn = TxnKey(who.user_id, who.device_id, event_type, txn_id)
         _, event_id = await self._append(room_id, build, txn)
@@ -142,7 +151,7 @@ class Messages:
             current = room.state.get((event_type, state_key))
             if current is not None and current[1]["content"] == content and current[1]["sender"] == sender:
                 return current[0]
-            return room.next_event(event_type, sender, content, state_key, now_ms())
+            return room.next_event(event_type, sender, content, state_key, self._clock.now_ms())
 
         _, event_id = await self._append(room_id, build)
         return event_id

@@ -9,6 +9,7 @@ tests only: its tokens are guessable by anyone who knows the seed, which is the 
 from __future__ import annotations
 
 import base64
+import hashlib
 import random
 import secrets
 from typing import Any, Sequence, TypeVar
@@ -51,6 +52,14 @@ class IdSource:
         if self._rng is None:
             return low + secrets.randbelow(high - low + 1)
         return self._rng.randint(low, high)
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose``: derived from the seed when seeded, so it is the same
+        on every run and after every reset (and draws nothing, so the IDs after it do not
+        depend on when it was asked for); else random."""
+        if self._rng is None:
+            return secrets.token_bytes(32)
+        return hashlib.sha256(f"minihs {purpose}\0{self.seed}".encode("utf-8")).digest()
 
     # --- snapshots ------------------------------------------------------------------------
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
-import secrets
 import time
 from dataclasses import dataclass
 from itertools import islice
+from typing import Callable
 
 from minihs.spec.errors import invalid_param
 from minihs.domain.joined_rooms import JoinedRoomsIndex
@@ -48,7 +48,11 @@ class PaginationTokens:
     issue time and the room: a third of HMAC-SHA-256's cost here, for the same guarantee.
     """
 
-    def __init__(self, key: bytes, lifetime_s: int, clock=time.time) -> None:
+    def __init__(
+        self, key: bytes, lifetime_s: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        """``clock``: seconds since 1970 (the homeserver's server clock), read at issue and at
+        every read; a token's issue time is in the token itself."""
         self._key = hashlib.blake2b(key).digest()  # BLAKE2b takes keys of at most 64 bytes
         self._lifetime_s = lifetime_s
         self._clock = clock
@@ -123,10 +127,15 @@ class MutualRooms:
         self._tokens = tokens
 
     @classmethod
-    def with_key(cls, index, page_size: int, key: str, lifetime_s: int) -> "MutualRooms":
-        # No configured key: a random one, so tokens do not outlive the process.
-        key_bytes = key.encode("utf-8") if key else secrets.token_bytes(32)
-        return cls(index, page_size, PaginationTokens(key_bytes, lifetime_s))
+    def with_key(
+        cls,
+        index,
+        page_size: int,
+        key: bytes,
+        lifetime_s: int,
+        clock: Callable[[], float] = time.time,
+    ) -> "MutualRooms":
+        return cls(index, page_size, PaginationTokens(key, lifetime_s, clock))
 
     def page(self, requester: str, other: str, from_token: str | None) -> MutualRoomsPage:
         """One page of the rooms where both users are joined, sorted by room ID.

@@ -14,19 +14,15 @@ minihs never times a user out to ``offline`` (Synapse does after some idle minut
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from minihs.domain.changes import MemoryChanges
+from minihs.domain.clock import ServerClock
 from minihs.domain.joined_rooms import JoinedRoomsIndex
 from minihs.spec.errors import forbidden, invalid_param
 
 PRESENCE_STATES = ("online", "unavailable", "offline")
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass
@@ -38,9 +34,12 @@ class PresenceState:
 
 
 class Presence:
-    def __init__(self, index: JoinedRoomsIndex, changes: MemoryChanges) -> None:
+    def __init__(
+        self, index: JoinedRoomsIndex, changes: MemoryChanges, *, clock: ServerClock | None = None
+    ) -> None:
         self._index = index
         self._changes = changes
+        self._clock = clock or ServerClock()  # last_active_ago is measured on it
         self._states: dict[str, PresenceState] = {}
 
     def clear(self) -> None:
@@ -50,7 +49,7 @@ class Presence:
         """PUT /presence/{userId}/status"""
         if presence not in PRESENCE_STATES:
             raise invalid_param(f"'presence' must be one of {', '.join(PRESENCE_STATES)}")
-        active_ts = _now_ms()
+        active_ts = self._clock.now_ms()
 
         def record(position: int) -> None:
             self._states[user_id] = PresenceState(presence, status_msg, active_ts, position)
@@ -66,7 +65,7 @@ class Presence:
         state = self._states.get(user_id)
         if state is not None and state.presence == set_presence:
             if set_presence == "online":
-                state.last_active_ts = _now_ms()  # activity alone is no change to report
+                state.last_active_ts = self._clock.now_ms()  # activity alone is no change to report
             return
         await self.set_presence(user_id, set_presence, None if state is None else state.status_msg)
 
@@ -90,13 +89,13 @@ class Presence:
         """GET /presence/{userId}/status"""
         if not self._may_see(requester, user_id):
             raise forbidden("You are not allowed to see their presence")
-        return self._content(self._states.get(user_id), _now_ms())
+        return self._content(self._states.get(user_id), self._clock.now_ms())
 
     def presence_since(self, user_id: str, since: int | None, upto: int) -> list[dict[str, Any]]:
         """The ``presence.events`` of a sync: an ``m.presence`` event for each user ``user_id``
         may see (themselves, users sharing a joined room) whose presence changed at a position
         in (``since``, ``upto``] (``since`` None: every such user that ever set one)."""
-        now = _now_ms()
+        now = self._clock.now_ms()
         events = []
         for other, state in self._states.items():
             if state.position > upto or since is not None and state.position <= since:

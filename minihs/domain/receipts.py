@@ -9,10 +9,10 @@ room and the event must be one of that room's.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Iterable
 
 from minihs.domain.account_data import FULLY_READ, AccountData
+from minihs.domain.clock import ServerClock
 from minihs.domain.stream import Stream
 from minihs.domain.joined_rooms import JoinedRoomsIndex
 from minihs.spec.errors import forbidden, invalid_param, not_found
@@ -31,11 +31,14 @@ class Receipts:
         account_data: AccountData,
         index: JoinedRoomsIndex,
         stream: Stream,
+        *,
+        clock: ServerClock | None = None,
     ) -> None:
         self._store = store
         self._account_data = account_data
         self._index = index
         self._stream = stream
+        self._clock = clock or ServerClock()  # a receipt's ts
 
     async def _check(self, user_id: str, room_id: str, event_id: str) -> None:
         if not is_valid_room_id(room_id) or not event_id.startswith("$"):
@@ -62,7 +65,7 @@ class Receipts:
         if receipt_type == FULLY_READ:
             await self._account_data.set_fully_read(user_id, room_id, event_id)
             return
-        ts = int(time.time() * 1000)
+        ts = self._clock.now_ms()
 
         def settled(committed: bool, written: tuple[int, list[str]] | None) -> None:
             # A public receipt wakes the room's joined members; a private one its owner alone.

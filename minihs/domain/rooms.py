@@ -18,8 +18,9 @@ import string
 from typing import Any, Awaitable, Callable
 
 from minihs.domain import membership_rules
-from minihs.domain.accounts import now_ms
 from minihs.config import Config
+from minihs.domain.clock import ServerClock
+from minihs.domain.minting import IdSource
 from minihs.spec.errors import MatrixError, forbidden, invalid_param, not_found, too_large
 from minihs.spec.events import Event, RoomVersion, build_event, check_content, client_event
 from minihs.spec.ids import is_valid_room_alias, is_valid_room_id, is_valid_user_id
@@ -58,9 +59,10 @@ def persistable(event: Event) -> NewEvent:
     )
 
 
-def new_room_id(server_name: str, rng: random.Random | None = None) -> str:
-    """A room ID for versions before 12: ``!<18 random letters>:<server_name>``."""
-    return "!" + "".join((rng or random).choices(string.ascii_letters, k=18)) + ":" + server_name
+def new_room_id(server_name: str, rng: IdSource | random.Random) -> str:
+    """A room ID for versions before 12: ``!<18 random letters>:<server_name>``, drawn from
+    ``rng`` (the homeserver's ID source; the bulk seeder's own PRNG)."""
+    return "!" + "".join(rng.choices(string.ascii_letters, k=18)) + ":" + server_name
 
 
 def build_initial_events(
@@ -106,8 +108,14 @@ class Rooms:
         index: JoinedRoomsIndex,
         stream: Stream,
         cache_size: int = ROOM_CACHE_SIZE,
+        *,
+        clock: ServerClock | None = None,
+        ids: IdSource | None = None,
     ) -> None:
         self._config = config
+        # Every event's origin_server_ts, and room IDs (with the timestamp nudge below).
+        self._clock = clock or ServerClock()
+        self._ids = ids or IdSource()
         self._store = store
         self._index = index
         self._stream = stream
@@ -142,10 +150,10 @@ class Rooms:
         await self._add_profile(creator, plan[1].content)  # the creator's join
         for planned in plan:
             check_content(planned.content)
-        ts = now_ms()
+        ts = self._clock.now_ms()
         while True:
             room_id = None if version.room_id_from_create_event else new_room_id(
-                self._config.server_name
+                self._config.server_name, self._ids
             )
             events = build_initial_events(version, plan, room_id, ts)
             written = self._store.create_room(
@@ -166,7 +174,7 @@ class Rooms:
             except RoomIdTaken:
                 # Same creator, same content, same millisecond: v12 would derive the same room
                 # ID. Move the timestamp on a little, as Synapse does, and build again.
-                ts += random.randint(1, 10)
+                ts += self._ids.randint(1, 10)
                 continue
             return events[0].room_id
 
@@ -328,7 +336,7 @@ class Rooms:
             current = room.state.get((MEMBER, target))
             if current is not None and current[1]["content"] == content and current[1]["sender"] == sender:
                 return current[0]  # the same change again: nothing to record (as Synapse does)
-            return room.next_event(MEMBER, sender, content, target, now_ms())
+            return room.next_event(MEMBER, sender, content, target, self._clock.now_ms())
 
         try:
             room, _ = await self.append(room_id, build)

@@ -154,6 +154,8 @@ class Sync:
         for hook in self.before:
             await hook(request)
         timeout_s = min(max(request.timeout_ms, 0), MAX_TIMEOUT_MS) / 1000
+        # The long poll waits in real time (the event loop's), not on the server clock: a
+        # frozen clock must not hang a client, nor an advanced one cut its wait short.
         loop_time = asyncio.get_running_loop().time
         deadline = loop_time() + timeout_s
         while True:

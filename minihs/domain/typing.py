@@ -60,6 +60,8 @@ class Typing:
             previous.cancel()
         if typing:
             timeout = min(DEFAULT_TIMEOUT_MS if timeout_ms is None else timeout_ms, MAX_TIMEOUT_MS)
+            # The event loop's real time, not the server clock: a test that freezes the clock
+            # must not leave a user typing for ever (a client's own timer runs in real time).
             users[user_id] = asyncio.get_running_loop().call_later(
                 timeout / 1000, self._expire, room_id, user_id
             )

@@ -16,12 +16,12 @@ registration takes seconds, so half an hour of memory is plenty here.
 from __future__ import annotations
 
 import hmac
-import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from minihs.domain.minting import IdSource
 from minihs.spec.errors import Codes, MatrixError
 
 DUMMY = "m.login.dummy"
@@ -67,7 +67,8 @@ class AuthRequired(MatrixError):
 
 class RegistrationAuth:
     """Registration's UIA sessions. ``clock`` is the one place time is read (seconds, only
-    differences matter), so a test or a server-wide clock can stand in for it."""
+    differences matter): the homeserver passes its server clock's monotonic reading, so a test
+    steps past a session's lifetime by advancing that clock. ``ids`` mints session IDs."""
 
     def __init__(
         self,
@@ -75,8 +76,10 @@ class RegistrationAuth:
         tokens: list[str],
         *,
         clock: Callable[[], float] = time.monotonic,
+        ids: IdSource | None = None,
         max_sessions: int = MAX_SESSIONS,
     ) -> None:
+        self._ids = ids or IdSource()
         self._stages = [REGISTRATION_TOKEN, DUMMY] if mode == "token" else [DUMMY]
         self._tokens = tokens
         self._clock = clock
@@ -102,7 +105,7 @@ class RegistrationAuth:
             if oldest.expires > now and len(sessions) < self._max_sessions:
                 break
             sessions.popitem(last=False)
-        session_id = secrets.token_urlsafe(18)
+        session_id = self._ids.token_urlsafe(18)
         session = sessions[session_id] = _Session(now + SESSION_LIFETIME_S)
         return session_id, session
 

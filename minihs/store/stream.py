@@ -3,7 +3,8 @@
 A room event takes its position as ``events.stream_ordering``; a non-room change (account data,
 a profile change...) takes one with :func:`next_position` inside the same transaction that
 writes it, so a change and its position commit together or not at all (a rolled-back unit
-gives its position back). ``epoch`` is random per database and replaced by a reset.
+gives its position back). ``epoch`` is random per database and replaced by a reset; the caller
+chooses it (a seeded server draws it from its seed), this module only writes it.
 """
 
 from __future__ import annotations
@@ -39,10 +40,16 @@ def _new_epoch(conn: sqlite3.Connection, epoch: str) -> None:
     conn.execute("UPDATE stream_counter SET epoch = ? WHERE id = 1", (epoch,))
 
 
-def new_epoch() -> tuple[str, Callable[[sqlite3.Connection], None]]:
-    """A new random epoch, and the write that gives it to a database (for the reset's step)."""
-    epoch = secrets.token_hex(4)
+def new_epoch(epoch: str | None = None) -> tuple[str, Callable[[sqlite3.Connection], None]]:
+    """``epoch`` (None: a random one), and the write that gives it to a database (for the
+    reset's step)."""
+    epoch = secrets.token_hex(4) if epoch is None else epoch
     return epoch, lambda conn: _new_epoch(conn, epoch)
+
+
+def _adopt_epoch(conn: sqlite3.Connection, epoch: str) -> tuple[int, str]:
+    conn.execute("UPDATE stream_counter SET epoch = ? WHERE id = 1 AND position = 0", (epoch,))
+    return _read(conn)
 
 
 class StreamStore:
@@ -51,6 +58,12 @@ class StreamStore:
 
     async def position_and_epoch(self) -> tuple[int, str]:
         return await self._db.read(_read)
+
+    async def adopt_epoch(self, epoch: str) -> tuple[int, str]:
+        """Give a stream that has never moved (position 0: a new database) this epoch; then
+        the position and epoch, as :meth:`position_and_epoch`. A stream that has moved keeps
+        its epoch, so the sync tokens it issued survive a restart."""
+        return await self._db.transaction(_adopt_epoch, epoch)
 
 
 

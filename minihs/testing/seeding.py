@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from minihs.domain import membership_rules, passwords
 from minihs.domain.accounts import new_access_token, new_device_id, token_digest
+from minihs.domain.minting import IdSource
 from minihs.config import PasswordHashingConfig
 from minihs.spec.events import ROOM_VERSIONS, Event, RoomVersion
 from minihs.spec.ids import user_id_for
@@ -90,7 +91,9 @@ def build_room_events(
     The same sequence ``POST /createRoom`` followed by ``POST /join`` for each joiner produces.
     Returns the room ID and the events.
     """
-    room_id = None if version.room_id_from_create_event else new_room_id(server_name, rng)
+    room_id = None
+    if not version.room_id_from_create_event:
+        room_id = new_room_id(server_name, rng or random.Random())
     plan = initial_events(CreateRoomRequest(preset=preset), creator, version, None)
     plan[1].content["displayname"] = _localpart(creator)  # a join carries the profile
     events = build_initial_events(version, plan, room_id, origin_server_ts)
@@ -135,6 +138,7 @@ class Seeder:
         self._chunk_users = chunk_users
         self._progress = progress
         self._rng = random.Random(seed)
+        self._tokens = IdSource()  # access tokens stay unguessable, whatever the seed
         # Locked as a server locks it: a seeder never writes under a running server.
         self._writer = BulkWriter(path)
         # v12 derives the room ID from the create event; distinct timestamps keep two rooms of
@@ -184,8 +188,8 @@ class Seeder:
 
     def issue_token(self, user_id: str, device_id: str | None = None) -> SeededToken:
         """A new device with a live access token for an existing user (as a login makes)."""
-        device_id = device_id or new_device_id()
-        token = new_access_token()
+        device_id = device_id or new_device_id(self._tokens)
+        token = new_access_token(self._tokens)
         self._writer.insert_device(user_id, device_id, token_digest(token))
         return SeededToken(user_id, device_id, token)
 
