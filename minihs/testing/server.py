@@ -254,6 +254,16 @@ class MinihsServer(BlockingClient):
 
     # (clock methods go here)
 
+    @property
+    def clock(self) -> "ServerClockControl":  # noqa: F821 - imported where used
+        """The server clock: ``freeze()``, ``unfreeze()``, ``set(now_ms)``, ``advance(ms)``,
+        ``now_ms()``, ``state()`` (:class:`~minihs.testing.clock_control.ServerClockControl`),
+        the same as ``/_minihs/admin/clock``. In deterministic mode it starts frozen."""
+        from minihs.testing.clock_control import ServerClockControl
+
+        self._require_running()
+        return ServerClockControl(self.on_server)
+
     # --- faults --------------------------------------------------------------------------
 
     # (fault methods go here)
