@@ -173,10 +173,10 @@ def test_after_a_reset_the_same_requests_get_the_same_bytes_again(seeded, reset)
 # --- the clock in deterministic mode -------------------------------------------------------
 
 
-def test_a_seeded_server_starts_with_its_clock_frozen_at_start_time(seeded):
-    seeded.reset()
-    assert seeded.clock.state() == {"now_ms": START_MS, "frozen": True}
-    assert seeded.request("GET", CLOCK) == {"now_ms": START_MS, "frozen": True}
+def test_a_seeded_server_starts_with_its_clock_frozen_at_start_time():
+    with MinihsServer(seeded_config()) as server:
+        assert server.clock.state() == {"now_ms": START_MS, "frozen": True}
+        assert server.request("GET", CLOCK) == {"now_ms": START_MS, "frozen": True}
 
 
 @pytest.mark.parametrize("reset", [_reset_by_python, _reset_by_http], ids=["python", "http"])
