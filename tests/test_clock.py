@@ -215,7 +215,8 @@ def test_a_uia_session_lives_its_whole_lifetime_on_the_server_clock(server, cloc
     session = _start_registration(server, "alice")
     clock.freeze()
     clock.advance(SESSION_LIFETIME_S * 1000 - 1_000)
-    assert _finish_registration(server, "alice", session, expect=200)["user_id"] == "@alice:localhost"
+    registered = _finish_registration(server, "alice", session, expect=200)
+    assert registered["user_id"] == "@alice:localhost"
 
 
 def test_advancing_past_a_shared_secret_nonce_lifetime_makes_it_unrecognised(server, clock):

@@ -92,7 +92,8 @@ def run_sequence(server: MinihsServer) -> list[tuple[str, int, bytes]]:
     r.call("PUT", f"{CLIENT}/rooms/{quote(lobby)}/send/m.room.message/t2", b, {
         "msgtype": "m.text", "body": "hi alice",
     })
-    r.call("POST", f"{CLIENT}/rooms/{quote(lobby)}/receipt/m.read/{quote(first['event_id'])}", b, {})
+    receipt = f"{CLIENT}/rooms/{quote(lobby)}/receipt/m.read/{quote(first['event_id'])}"
+    r.call("POST", receipt, b, {})
     r.call("PUT", f"{CLIENT}/presence/{quote(bob['user_id'])}/status", b, {"presence": "online"})
     r.call("GET", f"{CLIENT}/sync", a, since=initial["next_batch"], timeout="0")
     r.call("GET", f"{CLIENT}/rooms/{quote(lobby)}/messages", a, dir="b")
@@ -148,8 +149,9 @@ def test_without_a_seed_two_servers_mint_different_ids():
     config = {"mutual_rooms": {"page_size": 1}, "registration": {"shared_secret": "s3cret"}}
     with MinihsServer(config) as one, MinihsServer(config) as two:
         first, second = run_sequence(one), run_sequence(two)
-    for index in (1, 3):  # the registration and the login: tokens and device IDs
-        assert json.loads(first[index][2])["access_token"] != json.loads(second[index][2])["access_token"]
+    for index in (1, 3):  # the access tokens of the registration and of the login
+        token, other = (json.loads(run[index][2])["access_token"] for run in (first, second))
+        assert token != other
     assert json.loads(first[5][2])["room_id"] != json.loads(second[5][2])["room_id"]
 
 

@@ -18,17 +18,17 @@ from typing import Any
 
 from minihs.spec.errors import bad_json, invalid_param
 
-# The range of times the clock may be set to: 1970 up to the last millisecond of year 9999
-# (what an ISO 8601 date, and every client's date code, can show).
+# The range of times the clock may be set to: 1970 up to the last millisecond of year 9999 (as
+# config's deterministic.start_time_ms): any four-digit-year date code can show it.
 MAX_TIME_MS = 253_402_300_799_999
 
 
 class ServerClock:
     """Real time, unless a test froze, set or advanced it. ``start_ms``: begin frozen there.
 
-    Kept in integer nanoseconds (``time.time_ns()``), not float seconds: a float of seconds
-    since 1970 holds a millisecond only to about 0.2 µs, so a clock set to ``now_ms`` would
-    read back one millisecond early about one time in ten.
+    Kept in integer nanoseconds (``time.time_ns()``), not float seconds: most milliseconds are
+    not exact as a float of seconds since 1970, and a clock set to ``now_ms`` then read back
+    one millisecond early about one time in ten.
     """
 
     def __init__(self, start_ms: int | None = None) -> None:
