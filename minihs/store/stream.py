@@ -39,9 +39,11 @@ def _new_epoch(conn: sqlite3.Connection, epoch: str) -> None:
     conn.execute("UPDATE stream_counter SET epoch = ? WHERE id = 1", (epoch,))
 
 
-def new_epoch() -> tuple[str, Callable[[sqlite3.Connection], None]]:
-    """A new random epoch, and the write that gives it to a database (for the reset's step)."""
-    epoch = secrets.token_hex(4)
+def new_epoch(epoch: str | None = None) -> tuple[str, Callable[[sqlite3.Connection], None]]:
+    """A new epoch (random unless given: 8 hex digits), and the write that gives it to a
+    database (for the step of a reset or a snapshot's restore)."""
+    if epoch is None:
+        epoch = secrets.token_hex(4)
     return epoch, lambda conn: _new_epoch(conn, epoch)
 
 
