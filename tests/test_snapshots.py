@@ -10,7 +10,11 @@ stream epoch). Requests in flight: tests/test_snapshots_in_flight.py.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import database_thread_held, test_config
@@ -299,6 +303,31 @@ async def test_a_snapshot_survives_a_reset_and_restores_over_the_empty_server(hs
     assert await index_equals_database(hs)
 
 
+async def test_a_reset_after_a_restore_empties_the_server(hs):
+    alice, _, _, _ = await a_room_with_a_message(hs)
+    await take(hs, "s")
+    await restore(hs, "s")
+    await hs.request("POST", RESET_PATH)
+    await hs.request("GET", WHOAMI, alice, expect=401)
+    assert await stored_events(hs) == 0
+    await hs.register("alice")
+
+
+async def test_a_snapshot_taken_after_a_restore_restores_what_it_holds(hs):
+    alice, bob, room, _ = await a_room_with_a_message(hs)
+    await take(hs, "first")
+    await restore(hs, "first")
+    await hs.send(bob, room, "in the second")
+    await take(hs, "second")
+    await hs.send(bob, room, "in neither")
+    await restore(hs, "second")
+    assert timeline_bodies(await hs.sync(alice), room) == [
+        "before the snapshot", "in the second"
+    ]
+    await restore(hs, "first")
+    assert timeline_bodies(await hs.sync(alice), room) == ["before the snapshot"]
+
+
 async def test_a_snapshot_of_the_empty_server_works_like_a_reset(hs):
     await take(hs, "empty")
     alice, _, _, _ = await a_room_with_a_message(hs)
@@ -515,3 +544,23 @@ def test_a_file_database_is_restored_on_disk(tmp_path):
     with MinihsServer({"database": {"path": str(path)}}) as server:  # and it opens again
         server.request("GET", WHOAMI, carol)
         assert server.snapshots() == []  # snapshots live in memory, not in the file
+
+
+# --- the benchmark ----------------------------------------------------------------------------
+
+
+def test_the_snapshot_benchmark_runs_a_small_world_end_to_end(tmp_path):
+    script = Path(__file__).resolve().parent.parent / "scripts" / "bench_snapshots.py"
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, str(script), "--quick", "--json", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "in-process" in result.stdout and "admin HTTP" in result.stdout
+    figures = json.loads(out.read_text())["results"]
+    for database in ("memory", "file"):
+        assert figures[database]["events"] >= 300
+        for path in ("in_process_ms", "admin_http_ms"):
+            row = figures[database][path]
+            assert row["n"] == 10 and 0 < row["median"] <= row["max"]

@@ -33,7 +33,7 @@ import sqlite3
 import threading
 from typing import Any, Callable, TypeVar
 
-from minihs.store.exclusive import DatabaseLock, lock_database
+from minihs.store.exclusive import DatabaseLock, is_file_database, lock_database
 from minihs.store.schema import migrate
 
 logger = logging.getLogger(__name__)
@@ -231,17 +231,19 @@ class Database:
 
     def replace_with(
         self,
-        source: sqlite3.Connection | None,
+        source: sqlite3.Connection | bytes | None,
         then: Unit | None = None,
         on_settled: Settled | None = None,
     ) -> asyncio.Future:
         """Queue a step that makes the database a copy of ``source`` (None: an empty one).
 
-        Ordered like :meth:`replace_with_empty`, which is this with no source. ``source`` is
-        read on the database thread only (open it with ``check_same_thread=False``), and must
-        have the database's page size if the database is in WAL mode (a copy made from it
-        does). The step's result is what ``then(conn)`` returns: the reads that rebuild memory
-        belong there, so they see exactly the copied rows.
+        Ordered like :meth:`replace_with_empty`, which is this with no source. ``source`` is a
+        connection, read with the backup API on the database thread only (open it with
+        ``check_same_thread=False``; a file database in WAL mode needs its page size, which a
+        copy made from it has), or, for an in-memory database only, an image from
+        ``Connection.serialize``, which is loaded whole. The step's result is what
+        ``then(conn)`` returns: the reads that rebuild memory belong there, so they see exactly
+        the copied rows.
         """
         return self._enqueue(
             _Queued(self._copy_over, (source, then), None, on_settled, alone=True)
@@ -275,7 +277,15 @@ class Database:
                 migrate(pristine)
                 self._pristine = pristine
             source = self._pristine
-        source.backup(conn)
+        if isinstance(source, bytes):
+            # An image of a whole database: loading it is one copy of its bytes, where the
+            # backup API walks it page by page (8 MiB: about 1 ms against 20 ms here). It would
+            # turn a file database into an in-memory one, so only an in-memory one takes it.
+            if is_file_database(self.path):
+                raise ValueError("a database image can replace only an in-memory database")
+            conn.deserialize(source)
+        else:
+            source.backup(conn)
         if then is None:
             return None
         conn.execute("BEGIN IMMEDIATE")
