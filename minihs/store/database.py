@@ -266,7 +266,10 @@ class Database:
         return entry.future
 
     def _copy_over(
-        self, conn: sqlite3.Connection, source: sqlite3.Connection | None, then: Unit | None
+        self,
+        conn: sqlite3.Connection,
+        source: sqlite3.Connection | bytes | None,
+        then: Unit | None,
     ) -> Any:
         # On the database thread. The backup API copies every page of the source (the pristine
         # database: about a page for an empty schema) over ours in one step; SQLite keeps our

@@ -9,7 +9,7 @@ it sees its result. A copy costs memory the size of the database and nothing on 
   a millisecond for 10,000 events, where the backup API, page by page, takes twenty;
 - a file database is copied into a private in-memory database with SQLite's backup API, and
   restored over the file with the same API (SQLite keeps its WAL mode): every page is written
-  again, so this is the slower path (BENCHMARKS.md, "Snapshots"). So is Python 3.10, which has
+  again, so this is the slower path (BENCHMARKS.md, "Issue 16: snapshots"). So is Python 3.10, which has
   no ``serialize``.
 
 A restore's step goes on, in one transaction, to give the database a new stream epoch and to
