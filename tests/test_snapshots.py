@@ -177,6 +177,30 @@ async def test_the_snapshot_endpoints_do_not_exist_for_a_request_relayed_by_a_pr
     assert hs.homeserver.list_snapshots() == []
 
 
+async def test_an_internal_snapshot_is_unlisted_and_out_of_the_admin_apis_reach(hs):
+    # The scenario loader's rollback point: taken and restored with the primitives, under the
+    # gate it already holds.
+    homeserver = hs.homeserver
+    alice = await hs.register("alice")
+    async with homeserver.gate.exclusive():
+        await homeserver.snapshots.take("rollback", internal=True)
+    await hs.register("bob")
+    assert await hs.request("GET", SNAPSHOTS) == {"snapshots": []}
+    assert (await restore(hs, "rollback", expect=404))["errcode"] == "M_NOT_FOUND"
+    async with homeserver.gate.exclusive():
+        await homeserver.snapshots.restore("rollback", internal=True)
+        homeserver.snapshots.delete("rollback", internal=True)
+    await hs.request("GET", WHOAMI, alice)
+    await hs.register("bob")  # gone with the rollback
+
+
+async def test_internal_snapshots_do_not_count_against_the_limit(hs, monkeypatch):
+    monkeypatch.setattr(snapshots_module, "MAX_SNAPSHOTS", 1)
+    async with hs.homeserver.gate.exclusive():
+        await hs.homeserver.snapshots.take("rollback", internal=True)
+    await take(hs, "listed")
+
+
 # --- what a restore brings back ---------------------------------------------------------------
 
 
