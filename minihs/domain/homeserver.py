@@ -7,6 +7,11 @@ A reset is one step: the request gate (:mod:`minihs.domain.request_gate`) lets t
 flight finish and holds new ones; the database becomes empty in one step of its own writer
 thread; and in the callback of that step, on the event loop before anything else can run,
 every in-memory structure is forgotten with it. No request sees the old server and the new one.
+
+A snapshot's restore (:mod:`minihs.domain.snapshots`) is the same kind of step: the gate held
+alone, the database replaced in one step, and in its callback the same structures forgotten
+(:meth:`Homeserver._forget_derived_state`, shared with the reset), then rebuilt from the rows
+the step read.
 """
 
 from __future__ import annotations
@@ -42,10 +47,12 @@ from minihs.domain.minting import IdSource
 from minihs.domain.presence import Presence
 from minihs.domain.profiles import Profiles
 from minihs.domain.receipts import Receipts
+from minihs.domain.snapshots import Snapshots
 from minihs.domain.typing import Typing
 from minihs.store.account_data import AccountDataStore
 from minihs.store.profiles import ProfileStore
 from minihs.store.receipts import ReceiptStore
+from minihs.store.snapshots import RestoredDatabase, SnapshotStore
 
 
 @dataclass
@@ -108,6 +115,9 @@ class Homeserver:
             ReceiptStore(db), self.account_data, self.joined_rooms, self.stream, clock=self.clock
         )
         sync_extras.install(self.sync, self.presence, self.typing)
+        # Kept apart from the database they copy: a reset leaves them (a suite resets, then
+        # restores).
+        self.snapshots = Snapshots(SnapshotStore(db), self.ids, self.clock, self._after_restore)
         self._forget_memory(pagination_salt="")
 
     def _forget_memory(self, pagination_salt: str) -> None:
@@ -203,6 +213,12 @@ class Homeserver:
             self.clock.freeze()
             self.clock.set_ms(self.config.deterministic.start_time_ms)
         self.stream.load(0, epoch)
+        self._forget_derived_state()
+
+    def _forget_derived_state(self) -> None:
+        """Forget what a reset and a snapshot's restore both replace: every cache and index
+        built on the old database, and what lives only in memory (presence, typing, UIA
+        sessions, nonces, rate limits, the mutual-rooms pagination key)."""
         self.accounts.clear_caches()
         self.rooms.clear_caches()
         self.filters.clear_caches()
@@ -214,6 +230,47 @@ class Homeserver:
         self.typing.clear()
         self._forget_memory(pagination_salt=secrets.token_hex(16))
 
+    # --- snapshots ----------------------------------------------------------------------
+
+    async def take_snapshot(self, name: str) -> dict:
+        """Snapshot the server under ``name`` (replacing one of that name); its description.
+
+        Like a reset it holds the request gate alone, so the copy, the ID source and the clock
+        are of one still moment; and it completes even if its caller is cancelled.
+        """
+        self.snapshots.check_can_take(name)  # a bad name must not stop the server first
+        return await asyncio.shield(
+            asyncio.ensure_future(self._exclusively(self.snapshots.take, name))
+        )
+
+    async def restore_snapshot(self, name: str) -> None:
+        """Put the server back as it was at snapshot ``name``: requests in flight finish first,
+        requests arriving meanwhile wait and then see the restored server. Runs to its end even
+        if its caller is cancelled. 404 ``M_NOT_FOUND`` for an unknown name."""
+        self.snapshots.get(name)
+        await asyncio.shield(
+            asyncio.ensure_future(self._exclusively(self.snapshots.restore, name))
+        )
+
+    def delete_snapshot(self, name: str) -> None:
+        self.snapshots.delete(name)
+
+    def list_snapshots(self) -> list[dict]:
+        """``[{"name", "taken_at_ms", "events"}]``, oldest first."""
+        return self.snapshots.list()
+
+    async def _exclusively(self, step, *args):
+        async with self.gate.exclusive():
+            return await step(*args)
+
+    def _after_restore(self, restored: RestoredDatabase) -> None:
+        # On the event loop, in the callback of the restore's database step (as a reset's).
+        self._forget_derived_state()
+        self.stream.load(restored.position, restored.epoch)
+        for chunk in restored.joined:
+            self.joined_rooms.add_users(chunk)
+
     async def close(self) -> None:
         self.typing.clear()  # no typing timer may outlive the homeserver
+        self.snapshots.clear()
         await self.db.close()

@@ -180,7 +180,9 @@ def _room_id_for_alias(conn: sqlite3.Connection, alias: str) -> str | None:
     return None if row is None else row[0]
 
 
-def _joined_rooms_by_user(conn: sqlite3.Connection, visit) -> int:
+def read_joined_rooms_by_user(conn: sqlite3.Connection, visit) -> int:
+    """``visit(chunk)`` with lists of (user_id, set of joined room IDs): every joined membership
+    (the joined-rooms index's rows: at start, and in a snapshot's restore step)."""
     # One row per user, their joined rooms' numeric handles concatenated by SQLite while it
     # walks the covering index memberships_joined: a million memberships cost a hundred
     # thousand rows, and each room ID is one shared string from the rooms table.
@@ -251,4 +253,4 @@ class RoomStore:
         """Call ``visit(chunk)`` with lists of (user_id, set of joined room IDs) covering every
         joined membership, on the database thread (start-up only, before anything else uses
         what ``visit`` fills). Returns the number of memberships."""
-        return await self._db.read(_joined_rooms_by_user, visit)
+        return await self._db.read(read_joined_rooms_by_user, visit)

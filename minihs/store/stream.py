@@ -41,9 +41,10 @@ def _new_epoch(conn: sqlite3.Connection, epoch: str) -> None:
 
 
 def new_epoch(epoch: str | None = None) -> tuple[str, Callable[[sqlite3.Connection], None]]:
-    """``epoch`` (None: a random one), and the write that gives it to a database (for the
-    reset's step)."""
-    epoch = secrets.token_hex(4) if epoch is None else epoch
+    """A new epoch (random unless given: 8 hex digits), and the write that gives it to a
+    database (for the step of a reset or a snapshot's restore)."""
+    if epoch is None:
+        epoch = secrets.token_hex(4)
     return epoch, lambda conn: _new_epoch(conn, epoch)
 
 

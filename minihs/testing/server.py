@@ -250,6 +250,39 @@ class MinihsServer(BlockingClient):
 
     # (snapshot methods go here)
 
+    def snapshot(self, name: str) -> dict[str, Any]:
+        """Snapshot the whole server under ``name`` (1-64 of ``[A-Za-z0-9._-]``), replacing one
+        of that name: ``{"name", "taken_at_ms", "events"}``. Load the suite's world once, take
+        a snapshot, and :meth:`restore` it before each test. Errors raise
+        :class:`minihs.spec.errors.MatrixError` (``.status``, ``.errcode``), as the admin API
+        answers them: 400 ``M_INVALID_PARAM`` for a bad name, 400 ``M_LIMIT_EXCEEDED`` past
+        100 snapshots."""
+        return self.on_server(lambda homeserver: homeserver.take_snapshot(name))
+
+    def restore(self, name: str) -> None:
+        """Put the server back as it was at snapshot ``name``: its users, rooms, tokens and
+        events; the IDs it mints next; the clock if it was frozen then. Safe while other
+        threads send requests (as :meth:`reset`). Sync tokens from before are refused: clients
+        sync again from scratch. 404 ``M_NOT_FOUND`` (a ``MatrixError``) for an unknown name.
+        A reset does not delete snapshots."""
+        self.on_server(lambda homeserver: homeserver.restore_snapshot(name))
+
+    def delete_snapshot(self, name: str) -> None:
+        """Forget snapshot ``name`` (404 ``M_NOT_FOUND`` when there is none)."""
+
+        async def delete(homeserver: Any) -> None:
+            homeserver.delete_snapshot(name)
+
+        self.on_server(delete)
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        """The snapshots kept, oldest first: ``[{"name", "taken_at_ms", "events"}]``."""
+
+        async def listed(homeserver: Any) -> list[dict[str, Any]]:
+            return homeserver.list_snapshots()
+
+        return self.on_server(listed)
+
     # --- the clock -----------------------------------------------------------------------
 
     # (clock methods go here)
