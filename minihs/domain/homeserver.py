@@ -38,6 +38,8 @@ from minihs.domain.uia import RegistrationAuth
 from minihs.domain import sync_extras
 from minihs.domain.changes import MemoryChanges
 from minihs.domain.clock import ServerClock
+from minihs.domain.faults import FaultRules
+from minihs.domain.request_log import RequestLog
 from minihs.domain.minting import IdSource
 from minihs.domain.presence import Presence
 from minihs.domain.profiles import Profiles
@@ -81,6 +83,10 @@ class Homeserver:
         # The clock and the ID source every service reads (tests control both: admin API).
         self.clock = ServerClock(deterministic.start_time_ms if deterministic.seed else None)
         self.ids = IdSource(deterministic.seed)
+        # What tests inject and observe (admin API): neither is data, so a snapshot's restore
+        # leaves both alone; a reset forgets both.
+        self.faults = FaultRules()
+        self.request_log = RequestLog(config.request_log)
         self.accounts = Accounts(config, AccountStore(db))
         self.joined_rooms = JoinedRoomsIndex()
         self.stream = Stream()
@@ -168,6 +174,8 @@ class Homeserver:
         self.profiles.clear_caches()
         self.presence.clear()
         self.typing.clear()
+        self.faults.clear()
+        self.request_log.clear()
         self._forget_memory(pagination_salt=secrets.token_hex(16))
 
     async def close(self) -> None:
