@@ -24,7 +24,6 @@ import orjson
 from aiohttp import web
 
 from minihs.api.request import AUTHENTICATED_USER, access_token_of, homeserver
-from minihs.domain.path_patterns import split_path
 from minihs.spec.errors import MatrixError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -61,7 +60,7 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     if not faults or request.path.startswith(MINIHS_AREA):
         return await handler(request)
     user = await _user_if_known(request) if faults.need_user else None
-    rule = faults.match(request.method, split_path(request.rel_url.raw_path), user)
+    rule = faults.match(request.method, request.rel_url.raw_path, user)
     if rule is None:
         return await handler(request)
     request[FAULT_RULE] = rule.id

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from minihs.domain.path_patterns import PathPattern, SplitPath, compile_pattern
+from minihs.domain.path_patterns import PathPattern, compile_pattern
 from minihs.spec.errors import Codes, MatrixError, not_found
 from minihs.spec.ids import is_valid_user_id
 
@@ -56,11 +56,11 @@ class FaultRule:
     remaining: int | None
     matched: int = 0
 
-    def applies_to(self, method: str, path: SplitPath, user: str | None) -> bool:
+    def applies_to(self, method: str, raw_path: str, user: str | None) -> bool:
         return (
             (self.method == "*" or self.method == method)
             and (self.user is None or self.user == user)
-            and self.pattern.matches(path)
+            and self.pattern.matches(raw_path)
         )
 
     def answer(self) -> MatrixError | None:
@@ -200,10 +200,11 @@ class FaultRules:
         self._rules = []
         self._with_user = 0
 
-    def match(self, method: str, path: SplitPath, user: str | None) -> FaultRule | None:
-        """The rule that takes this request, counted as used; None when no rule matches."""
+    def match(self, method: str, raw_path: str, user: str | None) -> FaultRule | None:
+        """The rule that takes this request (``raw_path``: as sent, percent-encoded), counted
+        as used; None when no rule matches."""
         for rule in self._rules:
-            if rule.applies_to(method, path, user):
+            if rule.applies_to(method, raw_path, user):
                 rule.matched += 1
                 if rule.remaining is not None:
                     rule.remaining -= 1

@@ -22,7 +22,7 @@ from urllib.parse import unquote
 import orjson
 
 from minihs.config import RequestLogConfig
-from minihs.domain.path_patterns import PathPattern, SplitPath, split_path
+from minihs.domain.path_patterns import PathPattern
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class RequestDetail:
 class LoggedRequest:
     __slots__ = (
         "id", "ts", "method", "raw_path", "path_template", "user", "status", "errcode",
-        "duration_ms", "fault", "request", "response", "_split",
+        "duration_ms", "fault", "request", "response",
     )
 
     def __init__(
@@ -115,14 +115,6 @@ class LoggedRequest:
         self.fault = fault
         self.request = request
         self.response = response
-        self._split: SplitPath | None = None
-
-    @property
-    def split_path(self) -> SplitPath:
-        """The path cut for pattern matching, once: a filtered query may test it again."""
-        if self._split is None:
-            self._split = split_path(self.raw_path)
-        return self._split
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -253,7 +245,7 @@ class RequestLog:
                 (method is None or entry.method == method)
                 and (status is None or entry.status == status)
                 and (user is None or entry.user == user)
-                and (path is None or path.matches(entry.split_path))
+                and (path is None or path.matches(entry.raw_path))
             ):
                 found.append(entry)
                 if len(found) == limit:
