@@ -24,15 +24,14 @@ import orjson
 from aiohttp import web
 
 from minihs.api.request import AUTHENTICATED_USER, access_token_of, homeserver
+from minihs.domain.faults import FaultRule
+from minihs.domain.request_log import RequestLog
 from minihs.spec.errors import MatrixError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # The part of the URL space that is never logged or faulted.
 MINIHS_AREA = "/_minihs/"
-# Headers whose values are credentials: kept in the log as a placeholder only.
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
-REDACTED = "<redacted>"
 # What a dropped request "answers" inside the server: nothing is ever sent (the connection is
 # closed first), but aiohttp's access log names it, with the code nginx uses for "no response".
 DROPPED_STATUS = 444
@@ -43,9 +42,8 @@ def _key(name: str, kind: type) -> Any:
     return web.RequestKey(name, kind) if hasattr(web, "RequestKey") else name
 
 
-# The id of the fault rule that took the request, and whether it dropped the connection.
-FAULT_RULE: Any = _key("minihs.fault_rule", str)
-DROPPED: Any = _key("minihs.dropped", bool)
+# The fault rule that took the request (the request log names it, or notes the drop).
+FAULT_RULE: Any = _key("minihs.fault_rule", FaultRule)
 
 
 # --- faults ------------------------------------------------------------------------------
@@ -63,14 +61,13 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     rule = faults.match(request.method, request.rel_url.raw_path, user)
     if rule is None:
         return await handler(request)
-    request[FAULT_RULE] = rule.id
+    request[FAULT_RULE] = rule
     if not faults.need_user and homeserver(request).request_log.enabled:
         # The endpoint may never run to authenticate it: the log still names the user.
         await _user_if_known(request)
     if rule.delay_ms:
         await asyncio.sleep(rule.delay_ms / 1000)
     if rule.drop:
-        request[DROPPED] = True
         transport = request.transport
         if transport is not None:
             transport.close()
@@ -109,58 +106,58 @@ async def request_log_middleware(request: web.Request, handler: Handler) -> web.
         return await handler(request)
     hs = homeserver(request)
     ts = hs.clock.now_ms()
+    # Set up front, so that reading them back is a plain lookup (a missing key costs a raise).
+    request[AUTHENTICATED_USER] = None
+    request[FAULT_RULE] = None
     started = time.perf_counter()
+    log = hs.request_log
     try:
         response = await handler(request)
     except web.HTTPException as exc:  # the statuses below 400, which aiohttp sends itself
-        _record(request, ts, started, exc.status, None, None)
+        _record(log, request, ts, started, exc.status, None, None)
         raise
     except BaseException:
         # The client hung up and the handler was cancelled: nothing was answered.
-        _record(request, ts, started, None, None, None)
+        _record(log, request, ts, started, None, None, None)
         raise
-    if request.get(DROPPED):
-        _record(request, ts, started, None, None, None)
+    rule = request[FAULT_RULE]
+    if rule is not None and rule.drop:
+        _record(log, request, ts, started, None, None, None)
         return response
     body = response.body if isinstance(response, web.Response) else None
     if not isinstance(body, bytes):
         body = None
     request_body = None
-    if hs.request_log.keeps_bodies and request.body_exists:
+    if log.keeps_bodies and request.body_exists:
         request_body = await _request_body(request)
-    _record(request, ts, started, response.status, body, request_body)
+    _record(log, request, ts, started, response.status, body, request_body)
     return response
 
 
 def _record(
-    request: web.Request, ts: int, started: float, status: int | None,
+    log: RequestLog, request: web.Request, ts: int, started: float, status: int | None,
     response_body: bytes | None, request_body: bytes | None,
 ) -> None:
-    log = homeserver(request).request_log
+    duration_ms = (time.perf_counter() - started) * 1000
     errcode = None
     if status is not None and status >= 400 and response_body:
         errcode = _errcode(response_body)
     resource = request.match_info.route.resource
-    details: dict[str, Any] = {}
+    rule = request[FAULT_RULE]
+    url = request.rel_url
     if log.keeps_bodies:
-        details = {
-            "query": _redacted_query(request.rel_url.raw_query_string),
-            "headers": _redacted_headers(request),
-            "request_body": request_body,
-            "response_body": response_body,
-        }
-    log.record(
-        ts=ts,
-        method=request.method,
-        raw_path=request.rel_url.raw_path,
-        path_template=resource.canonical if resource is not None else None,
-        user=request.get(AUTHENTICATED_USER),
-        status=status,
-        errcode=errcode,
-        duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        fault=request.get(FAULT_RULE),
-        **details,
-    )
+        query = url.raw_query_string
+        log.record(
+            ts, request.method, url.raw_path, resource and resource.canonical,
+            request[AUTHENTICATED_USER], status, errcode, duration_ms, rule and rule.id,
+            _redacted_query(query) if query else "", request.headers, request_body,
+            response_body,
+        )
+    else:
+        log.record(
+            ts, request.method, url.raw_path, resource and resource.canonical,
+            request[AUTHENTICATED_USER], status, errcode, duration_ms, rule and rule.id,
+        )
 
 
 async def _request_body(request: web.Request) -> bytes | None:
@@ -180,19 +177,9 @@ def _errcode(body: bytes) -> str | None:
 
 
 def _redacted_query(raw_query: str) -> str:
-    if not raw_query:
-        return ""
+    if "token" not in raw_query and "%" not in raw_query:
+        return raw_query  # no parameter name here can read as access_token, encoded or not
     # Imported here: minihs.api.app imports this module to build the middleware chain.
     from minihs.api.app import redact_tokens
 
     return redact_tokens("?" + raw_query)[1:]
-
-
-def _redacted_headers(request: web.Request) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for name, value in request.headers.items():
-        if name.lower() in SECRET_HEADERS:
-            value = REDACTED
-        name = str(name)  # aiohttp's case-insensitive istr, which JSON encoders refuse
-        headers[name] = headers[name] + ", " + value if name in headers else value
-    return headers

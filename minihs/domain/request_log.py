@@ -7,101 +7,69 @@ server runs (not after a clear, not after a reset), so a mark taken at any time 
 "everything after this". Consecutive numbers put entry ``id`` at a computable place in the ring:
 a page starting at ``since`` or ``before`` goes straight there instead of scanning the log.
 
-Secrets never enter it: the HTTP layer passes the path without its query string and the query
-with tokens redacted, and :func:`redact_credentials` replaces access tokens and passwords in
-every JSON body (keeping its shape) before it is stored.
+Secrets never leave it: the HTTP layer passes the path without its query string and the query
+with tokens redacted; headers and bodies are kept as they came (bodies cut, which is all a
+request pays) and :mod:`minihs.domain.redaction` replaces the credentials in them whenever an
+entry is read.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import unquote
-
-import orjson
 
 from minihs.config import RequestLogConfig
 from minihs.domain.path_patterns import PathPattern
+from minihs.domain.redaction import redact_credentials, redact_headers
 
 logger = logging.getLogger(__name__)
 
-REDACTED = "<redacted>"
-# JSON keys whose values are credentials (login and registration passwords, access and refresh
-# tokens, registration and login tokens, 3PID session secrets), wherever they appear in a body.
-SECRET_KEYS = frozenset({
-    "password", "new_password", "access_token", "refresh_token", "id_access_token", "token",
-    "login_token", "client_secret",
-})
-# A body without any of these bytes holds no secret key (a key spelt with \u escapes counts as
-# a hit), so most bodies are stored without being parsed.
-_SECRET_HINTS = (b'token"', b'password"', b'client_secret"', b"\\u")
-MAX_REDACTION_DEPTH = 64
+
+def _body_json(data: bytes | None, truncated: bool) -> dict[str, Any]:
+    if data is None:
+        return {"body": None, "truncated": truncated}
+    return {"body": redact_credentials(data).decode("utf-8", "replace"), "truncated": truncated}
 
 
-def redact_credentials(body: bytes) -> bytes | None:
-    """``body`` with the value of every :data:`SECRET_KEYS` key replaced, or None when it
-    might hold one but is not JSON that can be rewritten (better nothing than a secret)."""
-    if not any(hint in body for hint in _SECRET_HINTS):
-        return body
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not _redact(value, 0):
-        return None
-    return orjson.dumps(value)
+class Bodies:
+    """What the newest ``bodies_kept`` entries keep besides: the request's query (tokens
+    already redacted), headers and body, and the response's body, each body cut to
+    ``max_body_bytes``. Headers and bodies are as received, credentials included: read them
+    only through :meth:`request_json` and :meth:`response_json`, which redact them."""
 
+    __slots__ = ("query", "headers", "request_body", "request_cut", "response_body",
+                 "response_cut")
 
-def _redact(value: Any, depth: int) -> bool:
-    """Redact in place; False when the value is nested too deep to be sure."""
-    if depth > MAX_REDACTION_DEPTH:
-        return False
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in SECRET_KEYS and item is not None:
-                value[key] = REDACTED
-            elif isinstance(item, (dict, list)) and not _redact(item, depth + 1):
-                return False
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, (dict, list)) and not _redact(item, depth + 1):
-                return False
-    return True
+    def __init__(
+        self, query: str, headers: Mapping[str, str], request_body: bytes | None,
+        request_cut: bool, response_body: bytes | None, response_cut: bool,
+    ) -> None:
+        self.query = query
+        self.headers = headers
+        self.request_body = request_body
+        self.request_cut = request_cut
+        self.response_body = response_body
+        self.response_cut = response_cut
 
+    def request_json(self) -> dict[str, Any]:
+        return {"query": self.query, "headers": redact_headers(self.headers),
+                **_body_json(self.request_body, self.request_cut)}
 
-@dataclass(frozen=True, slots=True)
-class Body:
-    """A body as kept: at most ``max_body_bytes`` of it, and whether it was cut."""
-
-    data: bytes | None
-    truncated: bool
-
-    def to_json(self) -> dict[str, Any]:
-        text = None if self.data is None else self.data.decode("utf-8", "replace")
-        return {"body": text, "truncated": self.truncated}
-
-
-@dataclass(frozen=True, slots=True)
-class RequestDetail:
-    query: str
-    headers: dict[str, str]
-    body: Body
-
-    def to_json(self) -> dict[str, Any]:
-        return {"query": self.query, "headers": self.headers, **self.body.to_json()}
+    def response_json(self) -> dict[str, Any]:
+        return _body_json(self.response_body, self.response_cut)
 
 
 class LoggedRequest:
     __slots__ = (
         "id", "ts", "method", "raw_path", "path_template", "user", "status", "errcode",
-        "duration_ms", "fault", "request", "response",
+        "duration_ms", "fault", "bodies",
     )
 
     def __init__(
         self, id: int, ts: int, method: str, raw_path: str, path_template: str | None,
         user: str | None, status: int | None, errcode: str | None, duration_ms: float,
-        fault: str | None, request: RequestDetail | None, response: Body | None,
+        fault: str | None, bodies: Bodies | None,
     ) -> None:
         self.id = id
         self.ts = ts
@@ -113,8 +81,7 @@ class LoggedRequest:
         self.errcode = errcode
         self.duration_ms = duration_ms
         self.fault = fault
-        self.request = request
-        self.response = response
+        self.bodies = bodies
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -126,15 +93,16 @@ class LoggedRequest:
             "user": self.user,
             "status": self.status,
             "errcode": self.errcode,
-            "duration_ms": self.duration_ms,
+            "duration_ms": round(self.duration_ms, 3),
             "fault": self.fault,
         }
 
     def detail(self) -> dict[str, Any]:
+        bodies = self.bodies
         return {
             **self.summary(),
-            "request": None if self.request is None else self.request.to_json(),
-            "response": None if self.response is None else self.response.to_json(),
+            "request": None if bodies is None else bodies.request_json(),
+            "response": None if bodies is None else bodies.response_json(),
         }
 
 
@@ -159,21 +127,23 @@ class RequestLog:
         return self._bodies_kept > 0
 
     def record(
-        self, *, ts: int, method: str, raw_path: str, path_template: str | None,
+        self, ts: int, method: str, raw_path: str, path_template: str | None,
         user: str | None, status: int | None, errcode: str | None, duration_ms: float,
-        fault: str | None = None, query: str = "", headers: dict[str, str] | None = None,
+        fault: str | None = None, query: str = "", headers: Mapping[str, str] | None = None,
         request_body: bytes | None = None, response_body: bytes | None = None,
     ) -> LoggedRequest:
         """Keep one answered request. ``query`` must already have its tokens redacted;
-        ``headers`` lose their credentials and bodies theirs here."""
-        request = response = None
+        headers and bodies lose their credentials when read."""
+        bodies = None
         if self._bodies_kept:
-            request = RequestDetail(query, headers or {}, self._kept(request_body))
-            response = self._kept(response_body)
+            request_body, request_cut = self._kept(request_body)
+            response_body, response_cut = self._kept(response_body)
+            bodies = Bodies(query, headers or {}, request_body, request_cut, response_body,
+                            response_cut)
         entry_id = self._last_id + 1
         entry = LoggedRequest(
             entry_id, ts, method, raw_path, path_template, user, status, errcode,
-            duration_ms, fault, request, response,
+            duration_ms, fault, bodies,
         )
         ring = self._ring
         if len(ring) < self._size:
@@ -185,7 +155,7 @@ class RequestLog:
         if self._bodies_kept:
             older = self.get(entry_id - self._bodies_kept)
             if older is not None:
-                older.request = older.response = None
+                older.bodies = None
         for hook in self.on_record:
             try:
                 hook(entry)
@@ -193,15 +163,13 @@ class RequestLog:
                 logger.exception("A request log hook failed")
         return entry
 
-    def _kept(self, body: bytes | None) -> Body:
+    def _kept(self, body: bytes | None) -> tuple[bytes | None, bool]:
+        """The body as kept, and whether it was cut."""
         if not body:
-            return Body(None, False)
-        redacted = redact_credentials(body)
-        if redacted is None:
-            return Body(None, True)
-        if len(redacted) > self._max_body_bytes:
-            return Body(redacted[: self._max_body_bytes], True)
-        return Body(redacted, False)
+            return None, False
+        if len(body) > self._max_body_bytes:
+            return body[: self._max_body_bytes], True
+        return body, False
 
     def clear(self) -> None:
         """Forget every entry; numbering goes on where it was."""
