@@ -255,6 +255,17 @@ async def test_bodies_are_cut_and_dropped_beyond_the_newest_bodies_kept(make_hom
     assert third["response"] == {"body": "{}", "truncated": False}
 
 
+async def test_a_body_over_the_size_limit_is_recorded_as_413_without_its_body(make_homeserver):
+    hs = await make_homeserver(limits={"max_request_body_bytes": 1024})
+    alice = await hs.register()
+    await hs.request("POST", "/_matrix/client/v3/createRoom", alice,
+                     json={"name": "x" * 2000}, expect=413)
+    entry = (await logged(hs))[-1]
+    assert (entry["status"], entry["errcode"]) == (413, "M_TOO_LARGE")
+    detail = await hs.request("GET", f"{REQUESTS}/{entry['id']}")
+    assert detail["request"]["body"] is None
+
+
 async def test_without_the_log_the_endpoints_answer_an_empty_log(make_homeserver):
     hs = await without_log(make_homeserver)
     await hs.request("GET", "/_matrix/client/versions")

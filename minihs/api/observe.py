@@ -128,7 +128,8 @@ async def request_log_middleware(request: web.Request, handler: Handler) -> web.
     if not isinstance(body, bytes):
         body = None
     request_body = None
-    if log.keeps_bodies and request.body_exists:
+    # A body over the size limit was refused (413) while being read: not read a second time.
+    if log.keeps_bodies and request.body_exists and response.status != 413:
         request_body = await _request_body(request)
     _record(log, request, ts, started, response.status, body, request_body)
     return response
