@@ -193,7 +193,8 @@ async def test_the_first_matching_rule_takes_the_request(hs):
     await add_fault(hs, method="GET", path="/_matrix/client/versions", status=500)
     await hs.request("GET", "/_matrix/client/versions", expect=503)
     rules = (await hs.request("GET", FAULTS))["faults"]
-    assert [(rule["id"], rule["matched"]) for rule in rules] == [(first["id"], 1), (rules[1]["id"], 0)]
+    assert [(rule["id"], rule["matched"]) for rule in rules] == \
+        [(first["id"], 1), (rules[1]["id"], 0)]
 
 
 async def test_a_rule_for_one_method_leaves_the_others_alone(hs):

@@ -330,7 +330,8 @@ def test_every_hook_sees_each_new_entry():
     (b'{"password": "pw", "user": "a"}', b'{"password": "<redacted>", "user": "a"}'),
     (b'{"auth":{"pass\\u0077ord":"p\\"w"}}', b'{"auth":{"pass\\u0077ord":"<redacted>"}}'),
     (b'{"access_token":"mhs_abc', b'{"access_token":"<redacted>"'),  # cut inside the value
-    (b'{"token": 12345, "type": "m.login.token"}', b'{"token": "<redacted>", "type": "m.login.token"}'),
+    (b'{"token": 12345, "type": "m.login.token"}',
+     b'{"token": "<redacted>", "type": "m.login.token"}'),
     (b'{"refresh_token": null}', b'{"refresh_token": null}'),
     (b'{"body": "my \\"password\\": \\"x\\""}', b'{"body": "my \\"password\\": \\"x\\""}'),
     (b'{"msgtype": "m.text", "body": "hi"}', b'{"msgtype": "m.text", "body": "hi"}'),
