@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from conftest import quote, test_config
-from minihs.domain.faults import FaultRules
+from minihs.domain.faults import FIELDS, FaultRules
 from minihs.domain.path_patterns import compile_pattern
 from minihs.spec.errors import MatrixError
 from minihs.testing import MinihsHTTPError, MinihsServer
@@ -414,7 +414,12 @@ def test_python_api_admin_requests_are_never_faulted(fresh):
         fresh.add_fault("GET", "/_minihs/admin/faults", status=500)
 
 
-@pytest.mark.parametrize("rule, field", BAD_RULES[1:17])
+# The ones the Python API can express: a method given, and only the keyword arguments it has.
+PYTHON_BAD_RULES = [(rule, field) for rule, field in BAD_RULES
+                    if "method" in rule and set(rule) <= FIELDS]
+
+
+@pytest.mark.parametrize("rule, field", PYTHON_BAD_RULES)
 def test_python_api_a_rule_that_cannot_work_raises_naming_the_field(fresh, rule, field):
     kwargs = {name: value for name, value in rule.items() if name not in ("method", "path")}
     with pytest.raises(MatrixError) as refused:
