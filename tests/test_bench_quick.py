@@ -219,3 +219,15 @@ def test_the_stream_benchmark_script_starts(tmp_path):
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_request_log_benchmark_brackets_the_log_middleware():
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench_request_log.py"), "--rounds", "5"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    figures = json.loads(result.stdout)
+    for setting in ("bodies kept (default)", "bodies_kept: 0"):
+        for kind in ("send", "send (429 fault)", "sync"):
+            assert figures[setting][kind]["requests"] == 5
+            assert 0 < figures[setting][kind]["median_us"] <= figures[setting][kind]["max_us"]

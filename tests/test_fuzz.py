@@ -86,6 +86,13 @@ OWN_DOCUMENT_ONLY = {
         "the spec has only .../{stateKey}; clients drop the trailing slash of an empty key",
     ("GET", "/_minihs/admin/clock"): "minihs's own endpoint",
     ("POST", "/_minihs/admin/clock"): "minihs's own endpoint",
+    ("POST", "/_minihs/admin/faults"): "minihs's own admin API (faults)",
+    ("GET", "/_minihs/admin/faults"): "minihs's own admin API (faults)",
+    ("DELETE", "/_minihs/admin/faults"): "minihs's own admin API (faults)",
+    ("DELETE", "/_minihs/admin/faults/{faultId}"): "minihs's own admin API (faults)",
+    ("GET", "/_minihs/admin/requests"): "minihs's own admin API (request log)",
+    ("DELETE", "/_minihs/admin/requests"): "minihs's own admin API (request log)",
+    ("GET", "/_minihs/admin/requests/{requestId}"): "minihs's own admin API (request log)",
     # Not fuzzed at all: it would log the fuzzing user out halfway (tests/test_admin.py covers it).
     ("POST", "/_minihs/admin/reset"): "minihs's own endpoint (left out of fuzzing)",
     ("GET", "/_minihs/admin/snapshots"): "minihs's own endpoint",

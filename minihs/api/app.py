@@ -27,6 +27,7 @@ from minihs.api import (
     membership,
     messages,
     mutual_rooms,
+    observe,
     openapi,
     presence,
     profile,
@@ -251,6 +252,11 @@ def create_app(config: Config, homeserver: Homeserver | None = None) -> web.Appl
     """Build the application. Without ``homeserver``, one is opened on startup and closed on
     cleanup; with one, the caller owns its lifetime (the fixture server shares it)."""
     middlewares = [matrix_error_middleware, admin.reset_gate_middleware]
+    # Each of these only when on: no cost otherwise. Their order is observe.py's docstring's.
+    if config.admin_api_enabled:  # fault rules are set through the admin API
+        middlewares.insert(1, observe.fault_middleware)
+    if config.request_log.enabled:
+        middlewares.insert(0, observe.request_log_middleware)
     if config.access_log:  # the arrival time is for the access log only: no cost without it
         middlewares.insert(0, timing_middleware)
     app = web.Application(

@@ -43,6 +43,8 @@ from minihs.domain.uia import RegistrationAuth
 from minihs.domain import sync_extras
 from minihs.domain.changes import MemoryChanges
 from minihs.domain.clock import ServerClock
+from minihs.domain.faults import FaultRules
+from minihs.domain.request_log import RequestLog
 from minihs.domain.minting import IdSource
 from minihs.domain.presence import Presence
 from minihs.domain.profiles import Profiles
@@ -89,6 +91,10 @@ class Homeserver:
         # The clock and the ID source every service reads (tests control both: admin API).
         self.clock = ServerClock(deterministic.start_time_ms if deterministic.seed else None)
         self.ids = IdSource(deterministic.seed)
+        # What tests inject and observe (admin API): neither is data, so a snapshot's restore
+        # leaves both alone; a reset forgets both.
+        self.faults = FaultRules()
+        self.request_log = RequestLog(config.request_log)
         self.accounts = Accounts(config, AccountStore(db), clock=self.clock, ids=self.ids)
         self.joined_rooms = JoinedRoomsIndex()
         self.stream = Stream()
@@ -214,6 +220,9 @@ class Homeserver:
             self.clock.set_ms(self.config.deterministic.start_time_ms)
         self.stream.load(0, epoch)
         self._forget_derived_state()
+        # What tests inject and observe goes with a reset (not with a snapshot's restore).
+        self.faults.clear()
+        self.request_log.clear()
 
     def _forget_derived_state(self) -> None:
         """Forget what a reset and a snapshot's restore both replace: every cache and index

@@ -299,11 +299,108 @@ class MinihsServer(BlockingClient):
 
     # --- faults --------------------------------------------------------------------------
 
-    # (fault methods go here)
+    def add_fault(
+        self,
+        method: str,
+        path: str,
+        *,
+        user: str | None = None,
+        status: int | None = None,
+        errcode: str | None = None,
+        error: str | None = None,
+        retry_after_ms: int | None = None,
+        delay_ms: int | None = None,
+        drop: bool = False,
+        times: int | None = None,
+    ) -> dict[str, Any]:
+        """Make requests matching ``method`` (or ``"*"``) and ``path`` (a pattern such as
+        ``"/rooms/{roomId}/send/*"``), and ``user`` when given, fail: answer ``status`` (with
+        ``errcode``, ``error``, ``retry_after_ms``) without running the endpoint, and/or wait
+        ``delay_ms`` first, or ``drop`` the connection; for the next ``times`` matches, or until
+        cleared. Returns the rule (its ``id`` removes it). A rule that cannot work raises
+        :class:`minihs.spec.errors.MatrixError` (400 ``M_INVALID_PARAM``) naming the field;
+        the same as ``POST /_minihs/admin/faults``."""
+        if not self.config.admin_api_enabled:
+            raise RuntimeError("faults apply only with the admin API on (enable_admin_api)")
+        spec = {
+            "method": method, "path": path, "user": user, "status": status, "errcode": errcode,
+            "error": error, "retry_after_ms": retry_after_ms, "delay_ms": delay_ms,
+            "drop": drop, "times": times,
+        }
+
+        async def add(homeserver: Any) -> dict[str, Any]:
+            return homeserver.faults.add(spec).to_json()
+
+        return self.on_server(add)
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The live fault rules, in the order they apply (``matched``/``remaining`` current)."""
+
+        async def rules(homeserver: Any) -> list[dict[str, Any]]:
+            return [rule.to_json() for rule in homeserver.faults.list()]
+
+        return self.on_server(rules)
+
+    def remove_fault(self, rule_id: str) -> None:
+        """Remove one rule; :class:`minihs.spec.errors.MatrixError` (404) if none has that id."""
+
+        async def remove(homeserver: Any) -> None:
+            homeserver.faults.remove(rule_id)
+
+        self.on_server(remove)
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule (a :meth:`reset` does too)."""
+
+        async def clear(homeserver: Any) -> None:
+            homeserver.faults.clear()
+
+        self.on_server(clear)
 
     # --- the request log -----------------------------------------------------------------
 
-    # (request log methods go here)
+    def request_log_mark(self) -> int:
+        """The id of the newest request recorded so far (0 if none): pass it as ``since`` to
+        :meth:`requests` to get only what happens after now."""
+
+        async def mark(homeserver: Any) -> int:
+            return homeserver.request_log.mark
+
+        return self.on_server(mark)
+
+    def requests(
+        self,
+        since: int | None = None,
+        *,
+        path: str | None = None,
+        user: str | None = None,
+        status: int | None = None,
+        method: str | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """The requests the server answered after ``since`` (a mark), oldest first, as
+        ``GET /_minihs/admin/requests`` lists them: ``path`` is a fault-rule pattern, the
+        other filters are exact. Empty when ``request_log.enabled`` is off."""
+
+        async def query(homeserver: Any) -> list[dict[str, Any]]:
+            from minihs.domain.path_patterns import compile_pattern
+
+            pattern = None if path is None else compile_pattern(path, "path")
+            entries = homeserver.request_log.query(
+                since=since, limit=limit, path=pattern, user=user, status=status,
+                method=None if method is None else method.upper(),
+            )
+            return [entry.summary() for entry in entries]
+
+        return self.on_server(query)
+
+    def clear_request_log(self) -> None:
+        """Forget every recorded request (a :meth:`reset` does too); marks stay valid."""
+
+        async def clear(homeserver: Any) -> None:
+            homeserver.request_log.clear()
+
+        self.on_server(clear)
 
     # -------------------------------------------------------------------------------------
 
