@@ -588,3 +588,27 @@ def test_the_snapshot_benchmark_runs_a_small_world_end_to_end(tmp_path):
         for path in ("in_process_ms", "admin_http_ms"):
             row = figures[database][path]
             assert row["n"] == 10 and 0 < row["median"] <= row["max"]
+
+
+# --- what tests inject and observe: kept by a restore, forgotten by a reset --------------------
+
+FAULTS = "/_minihs/admin/faults"
+REQUESTS = "/_minihs/admin/requests"
+
+
+async def test_a_restore_keeps_the_fault_rules_and_the_request_log(hs):
+    await take(hs, "start")
+    await hs.request("POST", FAULTS, json={"method": "GET", "path": "/capabilities", "status": 503})
+    await hs.request("GET", "/_matrix/client/versions")
+    await restore(hs, "start")
+    assert len((await hs.request("GET", FAULTS))["faults"]) == 1
+    logged = (await hs.request("GET", REQUESTS))["requests"]
+    assert [entry["path"] for entry in logged] == ["/_matrix/client/versions"]
+
+
+async def test_a_reset_forgets_the_fault_rules_and_the_request_log(hs):
+    await hs.request("POST", FAULTS, json={"method": "GET", "path": "/capabilities", "status": 503})
+    await hs.request("GET", "/_matrix/client/versions")
+    await hs.request("POST", RESET_PATH)
+    assert (await hs.request("GET", FAULTS))["faults"] == []
+    assert (await hs.request("GET", REQUESTS))["requests"] == []
