@@ -102,6 +102,14 @@ OWN_DOCUMENT_ONLY = {
     # time, its tokens with it (tests/test_snapshots.py covers it).
     ("POST", "/_minihs/admin/snapshots/{name}/restore"):
         "minihs's own endpoint (left out of fuzzing)",
+    # The inspector (issue 17): its page, files and read-only endpoints.
+    **{("GET", path): "minihs's own endpoint (the inspector)" for path in (
+        "/_minihs/", "/_minihs/inspector/{name}",
+        "/_minihs/admin/status", "/_minihs/admin/users", "/_minihs/admin/rooms",
+        "/_minihs/admin/rooms/{roomId}", "/_minihs/admin/rooms/{roomId}/members",
+        "/_minihs/admin/rooms/{roomId}/state", "/_minihs/admin/rooms/{roomId}/events",
+        "/_minihs/admin/events/{eventId}", "/_minihs/admin/mutual_rooms",
+    )},
 }
 NOT_FUZZED = {("POST", "/_minihs/admin/reset"), ("POST", "/_minihs/admin/snapshots/{name}/restore")}
 
