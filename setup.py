@@ -9,8 +9,9 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["minihs", "minihs.*"]),
     # The sample configuration ships inside the package, where an installed minihs finds it
-    # (importlib.resources); the checkout's root config.sample.yaml is a symlink to it.
-    package_data={"minihs": ["openapi.json", "config.sample.yaml"]},
+    # (importlib.resources); the checkout's root config.sample.yaml is a symlink to it. The
+    # inspector page's files (served at /_minihs/) ship the same way.
+    package_data={"minihs": ["openapi.json", "config.sample.yaml", "api/inspector/*"]},
     install_requires=[
         "aiohttp>=3.9",
         "pyyaml>=6.0",
@@ -48,6 +49,9 @@ setup(
             "packaging>=23",
             "yarl>=1.9",
             "requests>=2.31",
+            # Drives Debian's Chromium in the inspector's browser test (tests/browser/); the
+            # browser itself comes from scripts/install_browser.sh, never from Playwright.
+            "playwright>=1.40",
         ],
         # scripts/bench.py --plot draws the mutual_rooms scaling curve.
         "bench": ["matplotlib"],

@@ -27,7 +27,14 @@ NOT_SOURCE = shutil.ignore_patterns(
     ".git", "node_modules", "build", "dist", "*.egg-info", "__pycache__", ".hypothesis",
     "*.db", "*.db-wal", "*.db-shm", "bench-results", ".venv*",
 )
-SHIPPED_DATA = ("minihs/config.sample.yaml", "minihs/openapi.json")
+SHIPPED_DATA = (
+    "minihs/config.sample.yaml",
+    "minihs/openapi.json",
+    # The inspector page (GET /_minihs/) and its files.
+    "minihs/api/inspector/index.html",
+    "minihs/api/inspector/inspector.css",
+    "minihs/api/inspector/inspector.js",
+)
 
 
 def run(args: list[str], cwd: Path, **env: str) -> str:
