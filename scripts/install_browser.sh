@@ -15,7 +15,7 @@ set -euo pipefail
 
 cannot_install() {
     if [ "${CI:-}" = "true" ]; then
-        echo "install_browser: error: $1; CI=true needs Chromium for the inspector's browser test" >&2
+        echo "install_browser: error: $1; CI=true needs Chromium for the browser test" >&2
         exit 1
     fi
     echo "install_browser: $1; the inspector's browser test will be skipped" >&2
@@ -44,14 +44,15 @@ if [ -n "${MINIHS_CHROMIUM:-}" ]; then
     cannot_install "MINIHS_CHROMIUM=$MINIHS_CHROMIUM is not an executable"
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-    cannot_install "chromium not found and no apt-get to install it (install Chromium, or set MINIHS_CHROMIUM)"
+    cannot_install "chromium not found, and no apt-get to install it (or set MINIHS_CHROMIUM)"
 fi
 if [ "$(id -u)" != "0" ]; then
-    cannot_install "chromium not found; run: sudo apt-get update && sudo apt-get install -y chromium"
+    cannot_install "no chromium; run: sudo apt-get update && sudo apt-get install -y chromium"
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get update -qq || ! apt-get install -y -qq --no-install-recommends chromium >/dev/null; then
+if ! apt-get update -qq \
+    || ! apt-get install -y -qq --no-install-recommends chromium >/dev/null; then
     cannot_install "apt-get install chromium failed"
 fi
 chromium="$(find_chromium)"

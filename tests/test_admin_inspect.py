@@ -23,10 +23,9 @@ async def rooms_page(hs, **params):
 
 
 async def room_part(hs, room_id, part="", expect=200, **params):
-    return await hs.request(
-        "GET", f"{ADMIN}/rooms/{quote(room_id)}{part}", params={k: str(v) for k, v in params.items()},
-        expect=expect,
-    )
+    path = f"{ADMIN}/rooms/{quote(room_id)}{part}"
+    query = {k: str(v) for k, v in params.items()}
+    return await hs.request("GET", path, params=query, expect=expect)
 
 
 async def all_pages(fetch, key, **params):
@@ -248,7 +247,9 @@ async def test_mutual_rooms_are_the_client_apis_answer_page_for_page(make_homese
     await hs.create_room(alice)  # alice's alone
     token = None
     for _ in range(3):
-        params = {"user_a": alice.user_id, "user_b": bob.user_id, **({"from": token} if token else {})}
+        params = {"user_a": alice.user_id, "user_b": bob.user_id}
+        if token:
+            params["from"] = token
         admin = await hs.request("GET", f"{ADMIN}/mutual_rooms", params=params)
         client = await hs.mutual_rooms(alice, bob, from_token=token)
         assert admin["joined"] == client["joined"] and admin["count"] == client["count"] == 5
@@ -304,6 +305,16 @@ async def test_the_status_moves_when_users_rooms_and_events_are_added(hs):
     assert after["stream_position"] > before["stream_position"]
     assert after["server_name"] == "localhost"
     assert set(after["clock"]) == {"now_ms", "frozen"}
+
+
+async def test_the_status_shows_the_request_logs_mark_and_how_many_faults_are_on(hs):
+    await hs.register("alice")
+    await hs.request("POST", f"{ADMIN}/faults", json={"method": "GET", "path": "/sync",
+                                                     "status": 500})
+    status = await hs.request("GET", f"{ADMIN}/status")
+    # One request recorded (the registration): admin requests are never logged.
+    assert status["requests"] == {"mark": 1, "total": 1}
+    assert status["faults"] == 1
 
 
 # --- the page --------------------------------------------------------------------------------

@@ -75,9 +75,11 @@ def test_a_user_who_is_not_root_is_told_the_command_to_run(bin_dir) -> None:
 def test_root_installs_debians_chromium_package_with_apt_get(bin_dir) -> None:
     fake(bin_dir, "id", "echo 0")
     # The fake apt-get "installs" by putting a chromium on the PATH.
+    chromium = bin_dir / "chromium"
     fake(bin_dir, "apt-get", f'echo "apt-get $*" >> "{bin_dir}/apt.log"\n'
-         f'if [ "$1" = install ]; then printf "#!/bin/sh\\necho Chromium 1.0\\n" > "{bin_dir}/chromium";'
-         f' chmod 755 "{bin_dir}/chromium"; fi')
+         f'if [ "$1" = install ]; then\n'
+         f'  printf "#!/bin/sh\\necho Chromium 1.0\\n" > "{chromium}"; chmod 755 "{chromium}"\n'
+         f'fi')
     fake(bin_dir, "chmod", f'exec {shutil.which("chmod")} "$@"')
     done = run(bin_dir, ci=True)
     assert done.returncode == 0, done.stderr

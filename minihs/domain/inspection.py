@@ -131,7 +131,8 @@ class Inspection:
         self._store = InspectionStore(homeserver.db)
 
     async def status(self) -> dict[str, Any]:
-        """What the page polls to know whether anything changed: counts, positions, the clock."""
+        """What the page polls to know whether anything changed: counts, positions, the clock,
+        the request log's mark (the id of its newest entry) and how many fault rules are on."""
         hs = self._hs
         counts = await self._store.counts()
         return {
@@ -141,6 +142,8 @@ class Inspection:
             "live_tokens": counts.live_tokens,
             "rooms": counts.rooms,
             "clock": hs.clock.state(),
+            "requests": {"mark": hs.request_log.mark, "total": len(hs.request_log)},
+            "faults": len(hs.faults),
         }
 
     async def users(self, search: str | None, from_token: str | None, limit: int) -> dict:
@@ -194,7 +197,9 @@ class Inspection:
             raise invalid_param(f"'membership' must be one of {', '.join(MEMBERSHIPS)}")
         after = decode_token(from_token, str)
         row = await self._room_row(room_id)
-        rows = await self._store.members_page(row.room_nid, after and after[0], limit + 1, membership)
+        rows = await self._store.members_page(
+            row.room_nid, after and after[0], limit + 1, membership
+        )
         rows, next_batch = _page(rows, limit, lambda member: (member[0],))
         members = [{"user_id": user_id, "membership": m} for user_id, m in rows]
         return {"members": members, "next_batch": next_batch}

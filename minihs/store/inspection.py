@@ -151,15 +151,16 @@ _ROOM_COLUMNS = (
 
 # Rooms whose ID, name, canonical alias or a local alias contains the search (case-insensitive
 # for ASCII, as LIKE is). Names and aliases are found by one scan each, not one lookup per room.
+_MATCHES = "LIKE :pattern ESCAPE '\\'"
 _ROOM_SEARCH = (
-    " AND (r.room_id LIKE :pattern ESCAPE '\\'"
+    f" AND (r.room_id {_MATCHES}"
     " OR r.room_nid IN (SELECT s.room_nid FROM current_state s"
     "   JOIN events e ON e.stream_ordering = s.stream_ordering"
     "   WHERE s.state_key = '' AND ("
-    "     (s.type = 'm.room.name' AND json_extract(e.json, '$.content.name') LIKE :pattern ESCAPE '\\')"
+    f"     (s.type = 'm.room.name' AND json_extract(e.json, '$.content.name') {_MATCHES})"
     "     OR (s.type = 'm.room.canonical_alias'"
-    "         AND json_extract(e.json, '$.content.alias') LIKE :pattern ESCAPE '\\')))"
-    " OR r.room_nid IN (SELECT room_nid FROM room_aliases WHERE alias LIKE :pattern ESCAPE '\\'))"
+    f"         AND json_extract(e.json, '$.content.alias') {_MATCHES})))"
+    f" OR r.room_nid IN (SELECT room_nid FROM room_aliases WHERE alias {_MATCHES}))"
 )
 
 

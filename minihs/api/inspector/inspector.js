@@ -1,14 +1,14 @@
 // The minihs inspector. Everything it shows or does goes through the documented admin API
 // (/_minihs/admin/..., described in /_minihs/openapi.json): no private endpoint, no build step.
 //
-// Live updates are polling: once a second GET /status (cheap: counts, positions, the clock,
+// Live updates are polling: twice a second GET /status (cheap: counts, positions, the clock,
 // the request log's mark); when something in it moved, the lists on screen fetch their
 // current page again. Every list is one page (limit + next_batch): the page never asks for
 // everything, whatever the size of the server.
 "use strict";
 
 const ADMIN = "/_minihs/admin";
-const POLL_MS = 1000;
+const POLL_MS = 500;
 const PAGE_SIZE = 50;
 
 // --- small helpers ----------------------------------------------------------------------
@@ -116,6 +116,7 @@ class Pager {
     this.render = render;
     this.tokens = [null];
     this.next = null;
+    this.latest = 0; // the newest refresh started: an older answer arriving late is dropped
     this.back = el("button", { type: "button", onclick: () => this.move(-1) }, "‹ newer");
     this.forward = el("button", { type: "button", onclick: () => this.move(1) }, "older ›");
     this.where = el("span");
@@ -123,7 +124,17 @@ class Pager {
   }
 
   async refresh() {
-    const page = await this.load(this.tokens[this.tokens.length - 1]);
+    const ticket = ++this.latest;
+    let page;
+    try {
+      page = await this.load(this.tokens[this.tokens.length - 1]);
+    } catch (error) {
+      // A token from before a reset or a restore may be refused: start again from the top.
+      if (this.tokens.length === 1) throw error;
+      this.tokens = [null];
+      page = await this.load(null);
+    }
+    if (ticket !== this.latest) return;
     this.next = page.next;
     this.render(page.items);
     this.back.disabled = this.tokens.length === 1;
@@ -200,6 +211,8 @@ const mutual = new Pager("mutual-pager", async (token) => {
 
 // --- rooms ------------------------------------------------------------------------------
 
+let openRoomId = null; // the room whose panel is open
+
 function memberCounts(members) {
   return `${members.join} / ${members.invite} / ${members.leave} / ${members.ban}`;
 }
@@ -222,8 +235,6 @@ const rooms = new Pager("rooms-pager", async (token) => {
   el("td", {}, memberCounts(room.members))))));
 
 // --- one room ---------------------------------------------------------------------------
-
-let openRoomId = null;
 
 function roomPath(suffix) {
   return `/rooms/${segment(openRoomId)}${suffix}`;
@@ -254,15 +265,17 @@ const roomEvents = new Pager("events-pager", async (token) => {
   el("tr", {
     className: "link",
     dataset: { eventId: event.event_id },
-    onclick: action(async () => {
-      const found = await api("GET", `/events/${segment(event.event_id)}`);
-      showEventJson(found.event);
-    }),
+    onclick: () => showEvent(event.event_id).catch(showError),
   },
   el("td", {}, event.position),
   el("td", {}, event.type, event.state_key ? el("div", { className: "id" }, event.state_key) : ""),
   el("td", { className: "id" }, event.sender),
   el("td", { className: "preview" }, event.preview)))));
+
+async function showEvent(eventId) {
+  const found = await api("GET", `/events/${segment(eventId)}`);
+  showEventJson(found.event);
+}
 
 function showEventJson(event) {
   $("event-json").hidden = false;
@@ -273,8 +286,20 @@ function summaryRow(term, value) {
   return [el("dt", {}, term), el("dd", {}, value === null || value === undefined ? "—" : value)];
 }
 
+function closeRoom() {
+  openRoomId = null;
+  $("room-panel").hidden = true;
+}
+
 async function refreshRoom() {
-  const room = await api("GET", roomPath(""));
+  let room;
+  try {
+    room = await api("GET", roomPath(""));
+  } catch (error) {
+    if (!String(error.message).includes("M_NOT_FOUND")) throw error;
+    closeRoom(); // gone with a reset or a restore
+    return;
+  }
   $("room-title").textContent = room.name || room.alias || room.room_id;
   $("room-summary").replaceChildren(
     ...summaryRow("room ID", room.room_id),
@@ -341,7 +366,8 @@ const log = new Pager("log-pager", async (token) => {
   el("td", { className: "id" }, entry.user || ""),
   el("td", {}, entry.status === null ? "dropped" : entry.status),
   el("td", {}, entry.errcode || ""),
-  el("td", {}, entry.duration_ms.toFixed(1), entry.fault ? el("b", {}, ` fault ${entry.fault}`) : null)))));
+  el("td", {}, entry.duration_ms.toFixed(1),
+    entry.fault ? el("b", {}, ` fault ${entry.fault}`) : null)))));
 
 async function showRequest(id) {
   const entry = await api("GET", `/requests/${id}`);
@@ -350,8 +376,8 @@ async function showRequest(id) {
     row.classList.toggle("selected", row.dataset.requestId === String(id));
   }
   $("log-detail").hidden = false;
-  $("log-detail-title").textContent =
-    `#${entry.id} ${entry.method} ${entry.path} → ${entry.status === null ? "dropped" : entry.status}`;
+  const answer = entry.status === null ? "dropped" : entry.status;
+  $("log-detail-title").textContent = `#${entry.id} ${entry.method} ${entry.path} → ${answer}`;
   const request = entry.request;
   $("log-request").textContent = request
     ? [request.query ? `?${request.query}` : "",
@@ -417,14 +443,23 @@ async function refreshSnapshots() {
       }, "delete"))));
 }
 
+// Calls `fn` once typing has paused, not on every key.
+function debounced(fn, ms = 250) {
+  let timer = null;
+  return () => {
+    clearTimeout(timer);
+    timer = setTimeout(fn, ms);
+  };
+}
+
 function numberOrNull(id) {
   const text = $(id).value.trim();
   return text === "" ? null : Number(text);
 }
 
 function wireControls() {
-  $("users-search").addEventListener("input", () => users.restart().catch(showError));
-  $("rooms-search").addEventListener("input", () => rooms.restart().catch(showError));
+  $("users-search").addEventListener("input", debounced(() => users.restart().catch(showError)));
+  $("rooms-search").addEventListener("input", debounced(() => rooms.restart().catch(showError)));
   $("members-filter").addEventListener("change", () => members.restart().catch(showError));
   $("mutual-form").addEventListener("submit", action(() => mutual.restart()));
   $("log-filter").addEventListener("submit", action(() => log.restart()));
@@ -485,8 +520,13 @@ async function poll(force) {
       + `${status.requests.total} logged requests`;
     showClock(status.clock);
     const all = force || lastStatus === null || status.stream_position < lastStatus.stream_position;
-    const work = [refreshFaults()];
-    if (all || changed(status, ["users", "live_tokens", "stream_position"])) work.push(users.refresh());
+    const work = [];
+    if (all || changed(status, ["faults"]) || status.requests.mark !== lastStatus.requests.mark) {
+      work.push(refreshFaults()); // a matching request changes a rule's counts
+    }
+    if (all || changed(status, ["users", "live_tokens", "stream_position"])) {
+      work.push(users.refresh());
+    }
     if (all || changed(status, ["rooms", "stream_position"])) {
       work.push(rooms.refresh());
       if (openRoomId) work.push(refreshRoom());
