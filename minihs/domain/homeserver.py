@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 from minihs.domain.account_data import AccountData
 from minihs.domain.accounts import Accounts
@@ -278,6 +279,22 @@ class Homeserver:
         self.stream.load(restored.position, restored.epoch)
         for chunk in restored.joined:
             self.joined_rooms.add_users(chunk)
+
+    # --- scenarios ----------------------------------------------------------------------
+
+    async def load_scenario(
+        self,
+        data: str | bytes | Mapping[str, Any],
+        *,
+        source: str = "scenario",
+        syntax: str | None = None,
+    ) -> dict[str, Any]:
+        """Load a scenario (text or values) and answer its ID map: see
+        :mod:`minihs.domain.scenarios`. All or nothing: a rule it breaks is a 400 MatrixError
+        with the line, and the server is left as it was."""
+        from minihs.domain import scenarios  # the scenario code loads only when used
+
+        return await scenarios.load(self, data, source=source, syntax=syntax)
 
     async def close(self) -> None:
         self.typing.clear()  # no typing timer may outlive the homeserver

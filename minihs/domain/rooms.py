@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import string
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 from minihs.domain import membership_rules
 from minihs.config import Config
@@ -27,6 +27,7 @@ from minihs.spec.ids import is_valid_room_alias, is_valid_room_id, is_valid_user
 from minihs.spec.json_codec import dumps
 from minihs.domain.joined_rooms import JoinedRoomsIndex
 from minihs.domain.keyed_lock import KeyedLock
+from minihs.domain.membership_changes import MembershipChange, build_changes, staged
 from minihs.domain.room_cache import RoomCache
 from minihs.domain.room_creation import (
     CreateRoomRequest,
@@ -137,8 +138,18 @@ class Rooms:
 
     # --- creation --------------------------------------------------------------------------
 
-    async def create_room(self, creator: str, request: CreateRoomRequest) -> str:
-        """POST /createRoom. Returns the new room's ID."""
+    async def create_room(
+        self,
+        creator: str,
+        request: CreateRoomRequest,
+        members: Sequence[MembershipChange] = (),
+    ) -> str:
+        """POST /createRoom. Returns the new room's ID.
+
+        ``members``: membership changes made right after the creation, committed with it in
+        one write (a scenario's room and its members): each passes the rule its endpoint
+        applies, against the state the ones before it made. A change a rule refuses raises
+        :class:`~minihs.domain.membership_changes.ChangeRefused`, and no room is made."""
         version = room_version_for(request.room_version, self._config.rooms.default_room_version)
         alias = None
         if request.room_alias_name is not None:
@@ -148,6 +159,9 @@ class Rooms:
                 raise invalid_param(f"Invalid user_id: {invitee!r}")
         plan = initial_events(request, creator, version, alias)
         await self._add_profile(creator, plan[1].content)  # the creator's join
+        for change in members:
+            if change.membership == "join":
+                await self._add_profile(change.target, change.content)
         for planned in plan:
             check_content(planned.content)
         ts = self._clock.now_ms()
@@ -156,6 +170,8 @@ class Rooms:
                 self._config.server_name, self._ids
             )
             events = build_initial_events(version, plan, room_id, ts)
+            if members:
+                events += build_changes(staged(version, events), members, ts)
             written = self._store.create_room(
                 events[0].room_id,
                 version.identifier,
