@@ -21,6 +21,7 @@ from minihs.api.responses import json_response
 ADMIN_PREFIX = "/_minihs/admin"
 RESET_PATH = ADMIN_PREFIX + "/reset"
 SNAPSHOTS_PATH = ADMIN_PREFIX + "/snapshots"
+SCENARIO_PATH = ADMIN_PREFIX + "/scenario"
 SHARED_SECRET_REGISTER_PATH = "/_synapse/admin/v1/register"
 
 # Headers a reverse proxy adds. A request carrying one did not come from this host, whatever
@@ -55,9 +56,9 @@ def require_admin_api(request: web.Request) -> None:
 
 
 def _outside_the_gate(path: str) -> bool:
-    # A reset or a snapshot's restore takes the gate whole (and a snapshot reads a still
-    # server): inside it, they would wait for themselves.
-    return path == RESET_PATH or path.startswith(SNAPSHOTS_PATH)
+    # A reset, a snapshot's restore and a scenario's load take the gate whole (and a snapshot
+    # reads a still server): inside it, they would wait for themselves.
+    return path in (RESET_PATH, SCENARIO_PATH) or path.startswith(SNAPSHOTS_PATH)
 
 
 @web.middleware

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MinihsHTTPError", "MinihsServer", "MinihsUser", "testing_config"]
+__all__ = [
+    "MinihsHTTPError", "MinihsServer", "MinihsUser", "ScenarioError", "ScenarioIds", "testing_config",
+]
 
 
 def __getattr__(name: str) -> Any:

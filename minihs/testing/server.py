@@ -20,16 +20,21 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import os
 import threading
 import weakref
 from typing import Any, Awaitable, Callable, Mapping, TypeVar
 
 from minihs.config import Config, apply_testing_profile, config_from_dict
+from minihs.spec.errors import MatrixError
 from minihs.testing.client import BlockingClient, MinihsHTTPError, MinihsUser
+from minihs.testing.scenario_ids import ScenarioError, ScenarioIds, read_scenario
 
 T = TypeVar("T")
 
-__all__ = ["MinihsHTTPError", "MinihsServer", "MinihsUser", "testing_config"]
+__all__ = [
+    "MinihsHTTPError", "MinihsServer", "MinihsUser", "ScenarioError", "ScenarioIds", "testing_config",
+]
 
 # How long start() waits for the server thread to report, and stop() for it to finish. Both
 # normally take milliseconds; the limits only turn a wedged server into an error, not a hang.
@@ -85,8 +90,13 @@ class MinihsServer(BlockingClient):
         config: Config | Mapping[str, Any] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        *,
+        scenario: Any = None,
     ) -> None:
         self.config = testing_config(config)
+        # Loaded by start(): a file's path or a mapping (see load_scenario). Its IDs: .scenario
+        self._scenario = scenario
+        self.scenario: ScenarioIds | None = None
         self.host = host
         self._requested_port = port
         self.port: int | None = None
@@ -117,6 +127,12 @@ class MinihsServer(BlockingClient):
             raise error
         self._thread = thread
         _running.add(self)
+        if self._scenario is not None:
+            try:
+                self.scenario = self.load_scenario(self._scenario)
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def stop(self) -> None:
@@ -244,7 +260,28 @@ class MinihsServer(BlockingClient):
 
     # --- scenarios -----------------------------------------------------------------------
 
-    # (scenario methods go here)
+    def load_scenario(self, scenario: "str | os.PathLike[str] | Mapping[str, Any]") -> ScenarioIds:
+        """Load a scenario: a YAML or JSON file's path, or its values as a mapping shaped like
+        the file (the README's "Scenarios" section is the format's reference). Returns its
+        names mapped to the real IDs and logged-in users::
+
+            ids = server.load_scenario("tests/world.yaml")
+            server.request("GET", "/_matrix/client/v3/joined_rooms", ids.users["bob"])
+
+        Everything passes the rules the client API applies. A scenario that breaks one raises
+        :class:`ScenarioError` (the rule's errcode, the message with the file's line, the
+        line) and leaves nothing on the server. Runs the domain code the admin endpoint
+        ``POST /_minihs/admin/scenario`` runs; requests from other threads wait meanwhile."""
+        data, source, syntax = read_scenario(scenario)
+
+        async def load(homeserver: Any) -> dict[str, Any]:
+            return await homeserver.load_scenario(data, source=source, syntax=syntax)
+
+        try:
+            raw = self.on_server(load)
+        except MatrixError as error:
+            raise ScenarioError(error.errcode, error.message, error.extra.get("line")) from None
+        return ScenarioIds.from_raw(raw)
 
     # --- snapshots -----------------------------------------------------------------------
 

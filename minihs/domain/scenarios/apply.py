@@ -37,9 +37,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# Rooms (or users, or rooms' message lists) in flight at once: enough for the database thread
-# to commit them in groups, few enough that one failure stops the load soon.
-BATCH = 64
+# Rooms (or users, or rooms' message lists) in the making at once: enough for the database
+# thread to commit them in groups while the next ones are built, few enough that one failure
+# stops the load soon.
+IN_FLIGHT = 64
 GENERATED_PASSWORD_BYTES = 12
 # The verb of each membership, for messages: "<sender> cannot <verb> <target>".
 _VERBS = {"join": "join", "invite": "invite", "leave": "kick", "ban": "ban"}
@@ -105,8 +106,9 @@ def _prepare_room(hs: "Homeserver", room: RoomPlan, user_ids: dict[str, str]) ->
             # leave the creator without power: the creator keeps 100 unless named here.
             levels["users"] = {creator: 100, **named}
         request.power_level_content_override = levels
-    where = path + (("power_levels",) if room.power_levels is not None else ())
-    _ruled(lambda: initial_events(request, creator, version, alias), where)
+        # What the power levels allow is known before anything is written: a room whose
+        # creator could not send its own initial events is refused here, at its line.
+        _ruled(lambda: initial_events(request, creator, version, alias), path + ("power_levels",))
     prepared = PreparedRoom(room, creator, request, alias)
     for member in _in_order(room.members):
         for change in _changes(member, room, user_ids):
@@ -170,7 +172,7 @@ async def apply(hs: "Homeserver", prepared: Prepared) -> dict[str, Any]:
             "password": password,
         }
 
-    await _in_batches(list(plan.users), register)
+    await _all(list(plan.users), register)
     users = {name: users[name] for name in plan.users}  # in the file's order
 
     rooms: dict[str, dict[str, Any]] = {}
@@ -179,7 +181,7 @@ async def apply(hs: "Homeserver", prepared: Prepared) -> dict[str, Any]:
         room_id = await _create_room(hs, room, names)
         rooms[room.plan.name] = {"room_id": room_id, "alias": room.alias}
 
-    await _in_batches(prepared.rooms, create)
+    await _all(prepared.rooms, create)
     rooms = {name: rooms[name] for name in plan.rooms}
 
     by_room: dict[str, list[MessagePlan]] = {}
@@ -205,7 +207,7 @@ async def apply(hs: "Homeserver", prepared: Prepared) -> dict[str, Any]:
             if message.name is not None:
                 messages[message.name] = {"event_id": event_id, "room_id": room_id}
 
-    await _in_batches(list(by_room.values()), send_all)
+    await _all(list(by_room.values()), send_all)
     messages = {m.name: messages[m.name] for m in plan.messages if m.name is not None}
     return {"users": users, "rooms": rooms, "messages": messages}
 
@@ -261,14 +263,29 @@ async def _ruled_async(step: Awaitable[T], path: Path, doing: str | None = None)
         raise Rejected(message, path, error.errcode) from None
 
 
-async def _in_batches(items: Sequence[Any], run: Callable[[Any], Awaitable[None]]) -> None:
-    """``run`` every item, :data:`BATCH` at a time. Each batch runs to its end; then the
-    failure of the earliest item in it, if any, is raised (the same one whatever order the
-    batch finished in)."""
-    for start in range(0, len(items), BATCH):
-        outcomes = await asyncio.gather(
-            *(run(item) for item in items[start : start + BATCH]), return_exceptions=True
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+async def _all(items: Sequence[Any], run: Callable[[Any], Awaitable[None]]) -> None:
+    """``run`` every item, at most :data:`IN_FLIGHT` at once, starting them in order. After a
+    failure no more are started; those running finish, and the failure of the earliest item
+    is raised: the first in the file's order, whichever finished first (items are independent,
+    and every item before a failed one has been started)."""
+    slots = asyncio.Semaphore(IN_FLIGHT)
+    failures: dict[int, BaseException] = {}
+    running = []
+
+    async def one(index: int, item: Any) -> None:
+        try:
+            await run(item)
+        except Exception as error:  # noqa: BLE001 - raised below, once the others are done
+            failures[index] = error
+        finally:
+            slots.release()
+
+    for index, item in enumerate(items):
+        await slots.acquire()
+        if failures:
+            slots.release()
+            break
+        running.append(asyncio.ensure_future(one(index, item)))
+    await asyncio.gather(*running)
+    if failures:
+        raise failures[min(failures)]

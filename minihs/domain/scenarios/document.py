@@ -82,6 +82,13 @@ def from_text(raw: str | bytes, source: str, syntax: str | None, max_depth: int)
     return _from_yaml(text, source, max_depth)
 
 
+def syntax_of(file_name: str) -> str | None:
+    """The syntax a scenario file's name promises: ".json" JSON, ".yaml"/".yml" YAML, else
+    None (told from the text)."""
+    suffix = file_name.rpartition(".")[2].lower() if "." in file_name else ""
+    return {"json": "json", "yaml": "yaml", "yml": "yaml"}.get(suffix)
+
+
 # --- JSON ------------------------------------------------------------------------------------
 
 
@@ -218,46 +225,63 @@ def _check_yaml_nodes(root: Any, max_depth: int) -> None:
     :data:`MAX_EXPANDED_VALUES` values or into themselves."""
     import yaml
 
-    sizes: dict[int, int] = {}
-    # Iterative depth-first walk: (node, path, depth, children done?).
-    stack: list[tuple[Any, Path, int, bool]] = [(root, (), 0, False)]
+    mapping, merge = yaml.MappingNode, "tag:yaml.org,2002:merge"
+    sizes: dict[int, int] = {}  # node -> values under it, aliases expanded
     open_nodes: set[int] = set()
+    # Depth first, without paths (the path of a node at fault is found again, rarely).
+    stack: list[tuple[Any, int, bool]] = [(root, 0, False)]
     while stack:
-        node, path, depth, done = stack.pop()
+        node, depth, children_done = stack.pop()
         key = id(node)
-        if done:
+        children = _yaml_children(node)
+        if children_done:
             open_nodes.discard(key)
-            children = _yaml_children(node)
-            sizes[key] = 1 + sum(sizes[id(child)] for _, child in children)
-            if sizes[key] > MAX_EXPANDED_VALUES:
+            sizes[key] = size = 1 + sum(sizes[id(child)] for _, child in children)
+            if size > MAX_EXPANDED_VALUES:
                 raise Rejected(
                     f"more than {MAX_EXPANDED_VALUES} values once its aliases are expanded",
-                    path,
+                    _yaml_path(root, node),
                 )
             continue
         if key in sizes:
             continue  # an alias of a node already checked
         if key in open_nodes:
-            raise Rejected("an alias refers to the node that contains it", path)
+            raise Rejected("an alias refers to the node that contains it", _yaml_path(root, node))
         if depth > max_depth:
-            raise Rejected(f"nested deeper than {max_depth} levels", path)
-        if isinstance(node, yaml.MappingNode):
+            raise Rejected(f"nested deeper than {max_depth} levels", _yaml_path(root, node))
+        if isinstance(node, mapping):
             first: dict[str, int] = {}
             for key_node, _ in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
-                    raise Rejected("a key must be a plain value, not a list or mapping", path)
-                line = key_node.start_mark.line + 1
-                if key_node.value in first and key_node.tag != "tag:yaml.org,2002:merge":
                     raise Rejected(
-                        f"duplicate key '{dotted(path + (key_node.value,))}' (first given at "
-                        f"line {first[key_node.value]}): give each key once",
-                        line=line,
+                        "a key must be a plain value, not a list or mapping", _yaml_path(root, node)
                     )
-                first[key_node.value] = line
+                if key_node.value in first and key_node.tag != merge:
+                    path = _yaml_path(root, node) + (key_node.value,)
+                    raise Rejected(
+                        f"duplicate key '{dotted(path)}' (first given at line "
+                        f"{first[key_node.value]}): give each key once",
+                        line=key_node.start_mark.line + 1,
+                    )
+                first[key_node.value] = key_node.start_mark.line + 1
         open_nodes.add(key)
-        stack.append((node, path, depth, True))
-        for step, child in _yaml_children(node):
-            stack.append((child, path + (step,), depth + 1, False))
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for _, child in children)
+
+
+def _yaml_path(root: Any, target: Any) -> Path:
+    """The path of ``target`` under ``root`` (the first way there; aliases give several)."""
+    stack: list[tuple[Any, Path]] = [(root, ())]
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        if node is target:
+            return path
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.extend((child, path + (step,)) for step, child in reversed(_yaml_children(node)))
+    return ()
 
 
 def _yaml_children(node: Any) -> list[tuple[Step, Any]]:
