@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.resources
+import json
 import logging
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
 from minihs import __version__
 from minihs.config import LOG_LEVELS, Config, ConfigError, apply_testing_profile, load_config
@@ -31,6 +33,10 @@ class StartupError(Exception):
     """The server cannot start; the message is the one line the CLI prints after ``minihs: ``."""
 
 
+class ScenarioRefused(Exception):
+    """The --scenario file broke a rule; the message names the file, the line and the rule."""
+
+
 def _help_epilog() -> str:
     return """\
 settings, weakest first:
@@ -39,13 +45,17 @@ settings, weakest first:
 once listening, it prints exactly one line to stdout (logs go to stderr):
   minihs listening on http://HOST:PORT
 with the real port when --port 0 asked for a free one. SIGINT or SIGTERM stops it cleanly.
+With --scenario, the scenario is loaded before that line, and a second line follows it: the
+scenario's names mapped to the real IDs and access tokens, as one line of JSON
+({"users": {...}, "rooms": {...}, "messages": {...}}; --scenario-out writes it to a file too).
 
 exit codes:
   0  stopped by SIGINT or SIGTERM
   1  cannot start: the address cannot be listened on (port taken, unknown host) or the
      database cannot be opened (no such directory, not SQLite, in use by another minihs)
   2  bad configuration or arguments (one line on stderr names the file and key, or the
-     argument)
+     argument), or a --scenario that cannot be read or breaks a rule (one line names the
+     file, the line and the rule; nothing is served)
 
 python -m minihs --print-config > minihs.yaml writes the commented sample configuration.
 """
@@ -89,6 +99,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the test-fixture profile: in-memory database, cheapest password hashing, no rate "
         "limits, no access log, admin reset endpoint on (a --config file and the flags above "
         "still override each of these)",
+    )
+    parser.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="load this scenario (YAML or JSON: users, rooms with their members, messages) once "
+        "listening, before the ready line; its ID map is printed on the line after it",
+    )
+    parser.add_argument(
+        "--scenario-out",
+        metavar="FILE",
+        help="also write the --scenario's ID map to FILE (JSON), before the ready line",
     )
     parser.add_argument(
         "--print-config",
@@ -141,14 +162,20 @@ def describe_sources(args: argparse.Namespace) -> str:
     return f"{args.config} over the {base}" if args.config else base
 
 
-async def serve(config: Config, config_source: str = "built-in defaults") -> None:
-    """Listen until SIGINT or SIGTERM, then stop cleanly."""
+async def serve(
+    config: Config,
+    config_source: str = "built-in defaults",
+    scenario: "Scenario | None" = None,
+) -> None:
+    """Listen until SIGINT or SIGTERM, then stop cleanly. With ``scenario``, load it once
+    listening and before the ready line; its ID map follows that line."""
     import asyncio
     import signal
 
     from aiohttp import web  # imported only once the arguments are known to be good
 
     from minihs.api.app import create_app, make_runner
+    from minihs.api.request import HOMESERVER
 
     app = create_app(config)
     runner = make_runner(app, config, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S)
@@ -175,7 +202,10 @@ async def serve(config: Config, config_source: str = "built-in defaults") -> Non
         bound_host, bound_port = runner.addresses[0][:2]
         shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
         url = f"http://{shown_host}:{bound_port}"
+        ids = None if scenario is None else await scenario.load(app[HOMESERVER])
         print(f"minihs listening on {url}", flush=True)
+        if ids is not None:
+            print(json.dumps(ids, separators=(",", ":")), flush=True)
         database = config.database.path
         if database != ":memory:" and not database.startswith("file:"):
             database = str(Path(database).resolve())
@@ -190,6 +220,39 @@ async def serve(config: Config, config_source: str = "built-in defaults") -> Non
     log.info("stopped on %s: open requests finished, database closed", ", ".join(received))
 
 
+@dataclasses.dataclass
+class Scenario:
+    """A --scenario file, read before anything starts."""
+
+    path: str
+    text: bytes
+    out: str | None
+
+    @classmethod
+    def read(cls, path: str, out: str | None) -> "Scenario":
+        try:
+            return cls(path, Path(path).read_bytes(), out)
+        except OSError as exc:
+            raise ConfigError(f"--scenario: cannot read {path}: {exc.strerror or exc}") from None
+
+    async def load(self, homeserver: Any) -> dict[str, Any]:
+        from minihs.domain.scenarios.document import syntax_of
+        from minihs.spec.errors import MatrixError
+
+        try:
+            ids = await homeserver.load_scenario(
+                self.text, source=self.path, syntax=syntax_of(self.path)
+            )
+        except MatrixError as error:
+            raise ScenarioRefused(f"{error.errcode}: {error.message}") from None
+        if self.out is not None:
+            try:
+                Path(self.out).write_text(json.dumps(ids, indent=2) + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise StartupError(f"cannot write {self.out} (--scenario-out): {exc.strerror or exc}") from None
+        return ids
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.print_config:
@@ -200,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = build_config(args)
         new_loop = event_loop.loop_factory(config.event_loop)
+        if args.scenario_out is not None and args.scenario is None:
+            raise ConfigError("--scenario-out: needs --scenario")
+        scenario = None if args.scenario is None else Scenario.read(args.scenario, args.scenario_out)
     except ConfigError as exc:
         print(f"minihs: configuration error: {exc}", file=sys.stderr)
         return EXIT_BAD_CONFIGURATION
@@ -210,7 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         check_database_directory(config.database.path)
-        event_loop.run(serve(config, describe_sources(args)), new_loop)
+        event_loop.run(serve(config, describe_sources(args), scenario), new_loop)
+    except ScenarioRefused as exc:
+        print(f"minihs: scenario refused: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIGURATION
     except StartupError as exc:
         print(f"minihs: {exc}", file=sys.stderr)
         return EXIT_CANNOT_START
