@@ -93,6 +93,7 @@ OWN_DOCUMENT_ONLY = {
     ("GET", "/_minihs/admin/requests"): "minihs's own admin API (request log)",
     ("DELETE", "/_minihs/admin/requests"): "minihs's own admin API (request log)",
     ("GET", "/_minihs/admin/requests/{requestId}"): "minihs's own admin API (request log)",
+    ("POST", "/_minihs/admin/scenario"): "minihs's own admin API (scenarios)",
     # Not fuzzed at all: it would log the fuzzing user out halfway (tests/test_admin.py covers it).
     ("POST", "/_minihs/admin/reset"): "minihs's own endpoint (left out of fuzzing)",
     ("GET", "/_minihs/admin/snapshots"): "minihs's own endpoint",
