@@ -170,8 +170,10 @@ class Rooms:
                 self._config.server_name, self._ids
             )
             events = build_initial_events(version, plan, room_id, ts)
+            state = None
             if members:
-                events += build_changes(staged(version, events), members, ts)
+                state = staged(version, events)
+                events += build_changes(state, members, ts)
             written = self._store.create_room(
                 events[0].room_id,
                 version.identifier,
@@ -180,8 +182,8 @@ class Rooms:
                 [persistable(event) for event in events],
                 alias,
                 # Runs once the room is committed, even if this request is cancelled meanwhile.
-                on_settled=lambda committed, written, events=events: committed
-                and self._adopt(written, version, events),
+                on_settled=lambda committed, written, events=events, state=state: committed
+                and self._adopt(written, version, events, state),
             )
             try:
                 await written
@@ -194,13 +196,24 @@ class Rooms:
                 continue
             return events[0].room_id
 
-    def _adopt(self, written: tuple[int, int], version: RoomVersion, events: list[Event]) -> None:
+    def _adopt(
+        self,
+        written: tuple[int, int],
+        version: RoomVersion,
+        events: list[Event],
+        state: RoomState | None = None,
+    ) -> None:
         """A new room's initial events are committed: hold its state, index its members, and
-        wake the syncs of everyone it names (the creator, the invitees)."""
+        wake the syncs of everyone it names (the creator, the invitees). ``state``: the state
+        ``events`` make, already built (a room made with its members)."""
         room_nid, position = written
-        room = RoomState(room_nid, events[0].room_id, version, {}, "", 0)
-        for event in events:
-            room.apply(event)
+        if state is None:
+            room = RoomState(room_nid, events[0].room_id, version, {}, "", 0)
+            for event in events:
+                room.apply(event)
+        else:
+            room = state
+            room.room_nid = room_nid
         self._rooms.put(room)
         concerned = set()
         for event in events:
