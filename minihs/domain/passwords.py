@@ -144,24 +144,7 @@ def _scrypt_parameters(stored: str) -> tuple[int, int] | None:
         return None
 
 
-# Hashes this cheap (the testing profile's argon2id: 8 KiB, one pass) take a few microseconds,
-# less than the hop to a thread and back: they run inline, or registering a thousand users
-# would spend most of its time waiting on that hop.
-_INLINE_MAX_KIB_PASSES = 64
-
-
-def _is_trivial(cost: PasswordHashingConfig) -> bool:
-    return (
-        cost.algorithm == "argon2id"
-        and cost.argon2_memory_kib * cost.argon2_time_cost <= _INLINE_MAX_KIB_PASSES
-    )
-
-
 async def hash_password(password: str, cost: PasswordHashingConfig) -> str:
-    if _is_trivial(cost):
-        # Not under _HASHING_SLOTS: the event loop must never wait for a slot.
-        hasher = _argon2id(cost.argon2_memory_kib, cost.argon2_time_cost, cost.argon2_parallelism)
-        return hasher.hash(password)
     return await asyncio.to_thread(hash_password_sync, password, cost)
 
 
