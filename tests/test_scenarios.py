@@ -320,3 +320,19 @@ def test_a_server_whose_scenario_is_refused_does_not_start():
     assert refused.value.errcode == "M_BAD_JSON"
     assert "rooms.r.creator: unknown user 'alicia'; did you mean 'alice'?" in refused.value.error
     assert not server.running
+
+
+def test_a_room_with_hundreds_of_members_has_them_all(loader):
+    # More member events than the store writes in one statement (a hundred rows each).
+    names = [f"user{i}" for i in range(250)]
+    ids = loader.load({
+        "users": {name: {} for name in names},
+        "rooms": {"hall": {"creator": names[0], "preset": "public_chat",
+                           "members": {"joined": names[1:200], "left": names[200:]}}},
+    }, "json")
+    hall = memberships(loader.server, ids.users[names[0]], ids.rooms["hall"])
+    assert sorted(m for m, _ in hall.values()) == ["join"] * 200 + ["leave"] * 50
+    joined = loader.server.request(
+        "GET", room_path(ids.rooms["hall"], "joined_members"), ids.users[names[0]]
+    )["joined"]
+    assert set(joined) == {ids.users[name].user_id for name in names[:200]}
