@@ -42,6 +42,9 @@ START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
 # Seconds open requests get to finish once stop() is called.
 SHUTDOWN_GRACE_S = 2.0
+# How long load_scenario() waits: a 1,000-room scenario takes a second or two, and a load,
+# once started, runs to its end on the server whatever its caller does.
+SCENARIO_TIMEOUT_S = 600.0
 
 
 def testing_config(overrides: Config | Mapping[str, Any] | None = None) -> Config:
@@ -278,7 +281,7 @@ class MinihsServer(BlockingClient):
             return await homeserver.load_scenario(data, source=source, syntax=syntax)
 
         try:
-            raw = self.on_server(load)
+            raw = self.on_server(load, timeout=SCENARIO_TIMEOUT_S)
         except MatrixError as error:
             raise ScenarioError(error.errcode, error.message, error.extra.get("line")) from None
         return ScenarioIds.from_raw(raw)
