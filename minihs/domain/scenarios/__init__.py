@@ -68,6 +68,8 @@ async def _load(hs: "Homeserver", data: Any, source: str, syntax: str | None) ->
         prepared = prepare(hs, parse(document.data))
     except Rejected as rejected:
         raise _refusal(document, rejected) from None
+    except RecursionError:  # values given as a mapping have no depth limit of their own
+        raise _refusal(document, Rejected("nested too deeply")) from None
     # Once started, a load runs to its end (or its rollback) even if its caller is cancelled:
     # no half-loaded scenario, no gate left shut.
     return await asyncio.shield(asyncio.ensure_future(_load_whole(hs, prepared, document)))

@@ -8,9 +8,10 @@ room with its members (``Rooms.create_room``: every membership change passes its
 ``membership_rules``, against the state the ones before it made) and sends the messages
 (``Messages.send``, with the sender's own device).
 
-Rooms are independent of one another, so they are made concurrently, a batch at a time: the
-database thread then commits many rooms in one transaction (group commit). Within a room, and
-for the messages of one room, the order is the file's.
+Rooms are independent of one another, so they are made concurrently, up to :data:`IN_FLIGHT`
+at a time: the database thread then commits many rooms in one transaction (group commit) while
+the next ones are built. Within a room, and for the messages of one room, the order is the
+file's.
 """
 
 from __future__ import annotations
