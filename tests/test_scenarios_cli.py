@@ -67,7 +67,8 @@ def test_the_command_line_prints_the_scenarios_map_on_the_line_after_the_ready_l
         ready = read_line(proc)
         assert ready.startswith("minihs listening on http://127.0.0.1:"), ready
         port = int(ready.rsplit(":", 1)[1])
-        ids = json.loads(read_line(proc))
+        # Printed right after the ready line (often in the same read: no select for it).
+        ids = json.loads(proc.stdout.readline())
         assert ids == json.loads((tmp_path / "ids.json").read_text(encoding="utf-8"))
         bob = ids["users"]["bob"]
         assert get(port, "/_matrix/client/v3/account/whoami", bob["access_token"])["user_id"] == bob["user_id"]
