@@ -37,9 +37,9 @@ from minihs.spec.errors import MatrixError
 if TYPE_CHECKING:
     from minihs.domain.homeserver import Homeserver
 
-# The snapshot a load rolls back to. Not a name the admin API accepts ("~"), so that no
-# snapshot of a test's own can be taken for it or replaced by it.
-ROLLBACK_SNAPSHOT = "~scenario-rollback"
+# The snapshot a load rolls back to: an internal one, which the admin API never lists or
+# reaches, so that no snapshot of a test's own can be mistaken for it or replace it.
+ROLLBACK_SNAPSHOT = "scenario-rollback"
 
 __all__ = ["ROLLBACK_SNAPSHOT", "load"]
 
@@ -77,16 +77,16 @@ async def _load(hs: "Homeserver", data: Any, source: str, syntax: str | None) ->
 
 async def _load_whole(hs: "Homeserver", prepared: Any, document: Document) -> dict[str, Any]:
     async with hs.gate.exclusive():
-        await hs.snapshots.take(ROLLBACK_SNAPSHOT)
+        await hs.snapshots.take(ROLLBACK_SNAPSHOT, internal=True)
         try:
             return await apply(hs, prepared)
         except BaseException as error:
-            await hs.snapshots.restore(ROLLBACK_SNAPSHOT)
+            await hs.snapshots.restore(ROLLBACK_SNAPSHOT, internal=True)
             if isinstance(error, Rejected):
                 raise _refusal(document, error) from None
             raise
         finally:
-            hs.snapshots.delete(ROLLBACK_SNAPSHOT)
+            hs.snapshots.delete(ROLLBACK_SNAPSHOT, internal=True)
 
 
 @contextlib.contextmanager
