@@ -143,23 +143,25 @@ class Accounts:
     ) -> Session:
         if len(password) > MAX_PASSWORD_LENGTH:
             raise MatrixError(400, Codes.INVALID_PARAM, "Password too long")
+        # Drawn before the hash, which runs in a thread: registrations started in some order
+        # draw their device IDs and tokens in that order, whichever hash finishes first, so a
+        # seeded server's concurrent registrations (a scenario's users) get the same each run.
+        login = None
+        if not inhibit_login:
+            login = (device_id or new_device_id(self._ids), new_access_token(self._ids))
         password_hash = await passwords.hash_password(password, self._config.password_hashing)
         if username is None:
-            return await self._register_generated(password_hash, inhibit_login, device_display_name)
+            return await self._register_generated(password_hash, login, device_display_name)
         user_id = self.user_id_from_username(username)
-        return await self._create(
-            user_id, password_hash, device_id, device_display_name, inhibit_login, is_admin
-        )
+        return await self._create(user_id, password_hash, login, device_display_name, is_admin)
 
     async def _register_generated(
-        self, password_hash: str, inhibit_login: bool, device_display_name: str | None
+        self, password_hash: str, login: tuple[str, str] | None, device_display_name: str | None
     ) -> Session:
         while True:
             user_id = user_id_for("u" + self._ids.token_hex(6), self.server_name)
             try:
-                return await self._create(
-                    user_id, password_hash, None, device_display_name, inhibit_login, False
-                )
+                return await self._create(user_id, password_hash, login, device_display_name, False)
             except MatrixError as error:
                 if error.errcode != Codes.USER_IN_USE:
                     raise
@@ -168,17 +170,14 @@ class Accounts:
         self,
         user_id: str,
         password_hash: str,
-        device_id: str | None,
+        login: tuple[str, str] | None,
         device_display_name: str | None,
-        inhibit_login: bool,
         is_admin: bool,
     ) -> Session:
-        token = None
+        """The account, and with ``login`` (device ID, access token) its first device."""
         device = None
-        if not inhibit_login:
-            device_id = device_id or new_device_id(self._ids)
-            token = new_access_token(self._ids)
-            device = (device_id, device_display_name, token_digest(token))
+        if login is not None:
+            device = (login[0], device_display_name, token_digest(login[1]))
         try:
             await self._store.create_account(
                 user_id, password_hash, self._clock.now_ms(), is_admin=is_admin, device=device
@@ -187,9 +186,9 @@ class Accounts:
             raise MatrixError(400, Codes.USER_IN_USE, "User ID already taken.") from None
         if self.on_registered is not None:
             self.on_registered(user_id)
-        if inhibit_login:
+        if login is None:
             return Session(user_id, None, None)
-        return Session(user_id, device_id, token)
+        return Session(user_id, *login)
 
     def user_id_from_login_identifier(self, user: str) -> str | None:
         """Localpart or full user ID, any case; None when it cannot be a user of this server."""
