@@ -336,3 +336,16 @@ def test_a_room_with_hundreds_of_members_has_them_all(loader):
         "GET", room_path(ids.rooms["hall"], "joined_members"), ids.users[names[0]]
     )["joined"]
     assert set(joined) == {ids.users[name].user_id for name in names[:200]}
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_a_seeded_server_answers_the_same_map_every_time(way, tmp_path):
+    # Users register, and rooms are made, many at once: the IDs must not depend on which
+    # finishes first.
+    world = yaml.safe_load(WORLD)
+    world["users"].update({f"extra{i}": {} for i in range(100)})
+    maps = []
+    for run in range(2):
+        with MinihsServer({"deterministic": {"seed": "scenario"}}) as seeded:
+            maps.append(Loader(way, seeded, tmp_path).load(world, "json").raw)
+    assert maps[0] == maps[1]
