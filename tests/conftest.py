@@ -18,6 +18,8 @@ import pytest
 from minihs.api.app import create_app
 from minihs.config import Config, config_from_dict
 from minihs.config import apply_testing_profile
+from minihs.testing import MinihsServer
+from scenario_loaders import WAYS, Loader
 
 PASSWORD = "correct horse battery staple"
 _names = itertools.count()
@@ -233,3 +235,27 @@ def make_homeserver(aiohttp_client) -> Callable[..., Awaitable[MatrixTestClient]
 @pytest.fixture
 async def hs(make_homeserver) -> MatrixTestClient:
     return await make_homeserver()
+
+
+# --- the Python API: minihs in its own thread, as other projects' tests run it --------------
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A MinihsServer (testing profile) shared by the tests of a module."""
+    with MinihsServer() as running:
+        yield running
+
+
+@pytest.fixture
+def fresh(server):
+    """The module's MinihsServer, reset."""
+    server.reset()
+    return server
+
+
+@pytest.fixture(params=WAYS)
+def loader(request, fresh, tmp_path) -> Loader:
+    """Loads scenarios into the module's MinihsServer, reset; each test runs once through the
+    Python API and once through the admin API."""
+    return Loader(request.param, fresh, tmp_path)

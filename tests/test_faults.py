@@ -23,18 +23,6 @@ FAULTS = "/_minihs/admin/faults"
 SEND = "/rooms/{roomId}/send/*"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with MinihsServer() as running:
-        yield running
-
-
-@pytest.fixture
-def fresh(server):
-    server.reset()
-    return server
-
-
 async def add_fault(hs, expect=200, **rule):
     return await hs.request("POST", FAULTS, json=rule, expect=expect)
 

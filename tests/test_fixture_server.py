@@ -25,18 +25,6 @@ from prerequisites import prerequisite_missing
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def server():
-    with MinihsServer() as running:
-        yield running
-
-
-@pytest.fixture
-def fresh(server):
-    server.reset()
-    return server
-
-
 # --- lifetime ------------------------------------------------------------------------------
 
 

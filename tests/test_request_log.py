@@ -26,18 +26,6 @@ SEND_TEMPLATE = "/_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}"
 WHOAMI = "/_matrix/client/v3/account/whoami"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with MinihsServer() as running:
-        yield running
-
-
-@pytest.fixture
-def fresh(server):
-    server.reset()
-    return server
-
-
 async def logged(hs, **params) -> list[dict]:
     query = {name: str(value) for name, value in params.items()}
     return (await hs.request("GET", REQUESTS, params=query))["requests"]

@@ -54,18 +54,6 @@ messages:
 """
 
 
-@pytest.fixture(scope="module")
-def server():
-    with MinihsServer() as server:
-        yield server
-
-
-@pytest.fixture(params=WAYS)
-def loader(request, server, tmp_path) -> Loader:
-    server.reset()
-    return Loader(request.param, server, tmp_path)
-
-
 def room_path(room_id: str, rest: str) -> str:
     return f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/{rest}"
 

@@ -13,19 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from minihs.testing import MinihsHTTPError, MinihsServer, ScenarioError
-from scenario_loaders import WAYS, Loader, post
-
-
-@pytest.fixture(scope="module")
-def server():
-    with MinihsServer() as server:
-        yield server
-
-
-@pytest.fixture(params=WAYS)
-def loader(request, server, tmp_path) -> Loader:
-    server.reset()
-    return Loader(request.param, server, tmp_path)
+from scenario_loaders import Loader, post
 
 
 def refused(loader: Loader, scenario, syntax: str = "yaml") -> ScenarioError:

@@ -493,12 +493,6 @@ async def test_a_clock_running_at_the_snapshot_is_left_alone_by_a_restore(hs):
 # --- the Python API ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def server():
-    with MinihsServer() as running:
-        yield running
-
-
 def test_the_python_api_restores_a_snapshot(server):
     server.reset()
     alice = server.register_user("alice")

@@ -24,7 +24,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from minihs.testing import MinihsServer
 from prerequisites import prerequisite_missing
 
 from .conftest import CALL_FAILED
@@ -55,12 +54,6 @@ if CHROMIUM is None:
     )
 
 from playwright.sync_api import Dialog, Page, expect, sync_playwright  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def server():
-    with MinihsServer() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
