@@ -20,7 +20,6 @@ A figure for BENCHMARKS.md, not a test: nothing here fails on a slow number.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import statistics
@@ -33,6 +32,9 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchkit.in_process import serving  # noqa: E402
 
 from minihs.api.app import create_app  # noqa: E402
 from minihs.api.event_loop import loop_factory, run  # noqa: E402
@@ -73,13 +75,8 @@ def bracketed_app(config: Config, samples: dict[str, list[float]]) -> web.Applic
 
 async def measure(config: Config, rounds: int) -> dict[str, dict[str, float]]:
     samples: dict[str, list[float]] = {}
-    runner = web.AppRunner(bracketed_app(config, samples), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        async with aiohttp.ClientSession(base) as http:
+    async with serving(bracketed_app(config, samples)) as base_url:
+        async with aiohttp.ClientSession(base_url) as http:
             body = {"username": "bench", "password": "bench", "auth": {"type": "m.login.dummy"}}
             async with http.post(f"{CLIENT}/register", json=body) as reply:
                 token = (await reply.json())["access_token"]
@@ -103,8 +100,6 @@ async def measure(config: Config, rounds: int) -> dict[str, dict[str, float]]:
                 async with http.get(f"{CLIENT}/sync", params={"timeout": "0"},
                                     headers={**auth, "X-Bench-Kind": "sync"}) as reply:
                     await reply.read()
-    finally:
-        await runner.cleanup()
     return {kind: summary(values) for kind, values in samples.items()}
 
 

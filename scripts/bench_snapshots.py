@@ -26,16 +26,17 @@ import argparse
 import asyncio
 import json
 import platform
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchkit.in_process import serving, spread_ms  # noqa: E402
 
 from minihs.api.app import create_app  # noqa: E402
 from minihs.api.event_loop import loop_factory, run  # noqa: E402
@@ -86,26 +87,15 @@ async def count_events(hs) -> int:
 
 
 def summary(samples_ms: list[float]) -> dict:
-    ordered = sorted(samples_ms)
-    return {
-        "n": len(ordered),
-        "median": round(statistics.median(ordered), 3),
-        "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 3),
-        "max": round(ordered[-1], 3),
-    }
+    return {"n": len(samples_ms), **spread_ms(samples_ms)}
 
 
 async def measure(database: str, args: argparse.Namespace) -> dict:
     overrides = {"database": {"path": database}} if database != ":memory:" else {}
     config = config_from_dict(overrides, base=apply_testing_profile(Config()))
     app = create_app(config)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    hs = app[HOMESERVER]
-    try:
+    async with serving(app) as base_url:
+        hs = app[HOMESERVER]  # made when the app starts
         started = time.perf_counter()
         writer = await hs.accounts.register("writer", "bench-password")
         who = await hs.accounts.requester_for_token(writer.access_token)
@@ -129,7 +119,7 @@ async def measure(database: str, args: argparse.Namespace) -> dict:
             in_process.append((time.perf_counter() - started) * 1000)
         over_http = []
         path = f"/_minihs/admin/snapshots/{NAME}/restore"
-        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+        async with aiohttp.ClientSession(base_url) as http:
             for i in range(args.restores):
                 await undo_me(i)
                 started = time.perf_counter()
@@ -138,8 +128,6 @@ async def measure(database: str, args: argparse.Namespace) -> dict:
                     assert reply.status == 200, reply.status
                 over_http.append((time.perf_counter() - started) * 1000)
         assert await count_events(hs) == taken["events"] == events  # every write undone
-    finally:
-        await runner.cleanup()
     return {
         "events": events,
         "snapshot_bytes": size,
