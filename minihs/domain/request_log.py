@@ -16,6 +16,7 @@ entry is read.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import unquote
 
@@ -32,25 +33,19 @@ def _body_json(data: bytes | None, truncated: bool) -> dict[str, Any]:
     return {"body": redact_credentials(data).decode("utf-8", "replace"), "truncated": truncated}
 
 
+@dataclass(slots=True, eq=False, repr=False)  # no repr: it would show the credentials
 class Bodies:
     """What the newest ``bodies_kept`` entries keep besides: the request's query (tokens
     already redacted), headers and body, and the response's body, each body cut to
     ``max_body_bytes``. Headers and bodies are as received, credentials included: read them
     only through :meth:`request_json` and :meth:`response_json`, which redact them."""
 
-    __slots__ = ("query", "headers", "request_body", "request_cut", "response_body",
-                 "response_cut")
-
-    def __init__(
-        self, query: str, headers: Mapping[str, str], request_body: bytes | None,
-        request_cut: bool, response_body: bytes | None, response_cut: bool,
-    ) -> None:
-        self.query = query
-        self.headers = headers
-        self.request_body = request_body
-        self.request_cut = request_cut
-        self.response_body = response_body
-        self.response_cut = response_cut
+    query: str
+    headers: Mapping[str, str]
+    request_body: bytes | None
+    request_cut: bool
+    response_body: bytes | None
+    response_cut: bool
 
     def request_json(self) -> dict[str, Any]:
         return {"query": self.query, "headers": redact_headers(self.headers),
@@ -60,28 +55,19 @@ class Bodies:
         return _body_json(self.response_body, self.response_cut)
 
 
+@dataclass(slots=True, eq=False)
 class LoggedRequest:
-    __slots__ = (
-        "id", "ts", "method", "raw_path", "path_template", "user", "status", "errcode",
-        "duration_ms", "fault", "bodies",
-    )
-
-    def __init__(
-        self, id: int, ts: int, method: str, raw_path: str, path_template: str | None,
-        user: str | None, status: int | None, errcode: str | None, duration_ms: float,
-        fault: str | None, bodies: Bodies | None,
-    ) -> None:
-        self.id = id
-        self.ts = ts
-        self.method = method
-        self.raw_path = raw_path
-        self.path_template = path_template
-        self.user = user
-        self.status = status
-        self.errcode = errcode
-        self.duration_ms = duration_ms
-        self.fault = fault
-        self.bodies = bodies
+    id: int
+    ts: int
+    method: str
+    raw_path: str
+    path_template: str | None
+    user: str | None
+    status: int | None
+    errcode: str | None
+    duration_ms: float
+    fault: str | None
+    bodies: Bodies | None
 
     def summary(self) -> dict[str, Any]:
         return {
