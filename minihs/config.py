@@ -28,14 +28,19 @@ class ConfigError(Exception):
     """A configuration problem, already phrased for the one-line message the CLI prints."""
 
 
+def _require_between(key: str, value: float, low: float, high: float) -> None:
+    """The check most ``validate`` methods make: ``low <= value <= high``, else the message."""
+    if not low <= value <= high:
+        raise ValueError(f"{key}: must be between {low} and {high}")
+
+
 @dataclass
 class ListenConfig:
     host: str = "127.0.0.1"
     port: int = 8008
 
     def validate(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise ValueError("port: must be between 0 and 65535")
+        _require_between("port", self.port, 0, 65535)
 
 
 @dataclass
@@ -83,18 +88,14 @@ class PasswordHashingConfig:
     def validate(self) -> None:
         if self.algorithm not in PASSWORD_ALGORITHMS:
             raise ValueError(f"algorithm: must be one of {', '.join(PASSWORD_ALGORITHMS)}")
-        if not 1 <= self.argon2_parallelism <= 16:
-            raise ValueError("argon2_parallelism: must be between 1 and 16")
+        _require_between("argon2_parallelism", self.argon2_parallelism, 1, 16)
         if not 8 * self.argon2_parallelism <= self.argon2_memory_kib <= 4 * 1024 * 1024:
             raise ValueError(
                 "argon2_memory_kib: must be between 8 * argon2_parallelism and 4194304 (4 GiB)"
             )
-        if not 1 <= self.argon2_time_cost <= 100:
-            raise ValueError("argon2_time_cost: must be between 1 and 100")
-        if not 1 <= self.scrypt_log2_n <= 20:
-            raise ValueError("scrypt_log2_n: must be between 1 and 20")
-        if not 1 <= self.scrypt_r <= 32:
-            raise ValueError("scrypt_r: must be between 1 and 32")
+        _require_between("argon2_time_cost", self.argon2_time_cost, 1, 100)
+        _require_between("scrypt_log2_n", self.scrypt_log2_n, 1, 20)
+        _require_between("scrypt_r", self.scrypt_r, 1, 32)
 
 
 @dataclass
@@ -110,10 +111,8 @@ class LimitsConfig:
     def validate(self) -> None:
         if self.max_request_body_bytes < 1024:
             raise ValueError("max_request_body_bytes: must be at least 1024")
-        if not 1024 <= self.max_header_bytes <= 1_048_576:
-            raise ValueError("max_header_bytes: must be between 1024 and 1048576")
-        if not 2 <= self.max_json_depth <= 512:
-            raise ValueError("max_json_depth: must be between 2 and 512")
+        _require_between("max_header_bytes", self.max_header_bytes, 1024, 1_048_576)
+        _require_between("max_json_depth", self.max_json_depth, 2, 512)
         if not 0 < self.idle_timeout_seconds <= 3600:
             raise ValueError("idle_timeout_seconds: must be greater than 0 and at most 3600")
 
@@ -160,8 +159,7 @@ class MutualRoomsConfig:
     token_lifetime_seconds: int = 3600
 
     def validate(self) -> None:
-        if not 1 <= self.page_size <= 10_000:
-            raise ValueError("page_size: must be between 1 and 10000")
+        _require_between("page_size", self.page_size, 1, 10_000)
         if self.token_lifetime_seconds < 600:
             raise ValueError("token_lifetime_seconds: must be at least 600 (spec: 10 minutes)")
 
@@ -176,8 +174,8 @@ class DeterministicConfig:
     start_time_ms: int = 1_767_225_600_000
 
     def validate(self) -> None:
-        if not 0 <= self.start_time_ms <= 253_402_300_799_999:  # up to year 9999
-            raise ValueError("start_time_ms: must be between 0 and 253402300799999")
+        # Up to the last millisecond of the year 9999.
+        _require_between("start_time_ms", self.start_time_ms, 0, 253_402_300_799_999)
 
 
 @dataclass
@@ -192,12 +190,10 @@ class RequestLogConfig:
     max_body_bytes: int = 8_192
 
     def validate(self) -> None:
-        if not 1 <= self.size <= 10_000_000:
-            raise ValueError("size: must be between 1 and 10000000")
+        _require_between("size", self.size, 1, 10_000_000)
         if not 0 <= self.bodies_kept <= self.size:
             raise ValueError("bodies_kept: must be between 0 and size")
-        if not 0 <= self.max_body_bytes <= 1_048_576:
-            raise ValueError("max_body_bytes: must be between 0 and 1048576")
+        _require_between("max_body_bytes", self.max_body_bytes, 0, 1_048_576)
 
 
 @dataclass
