@@ -22,7 +22,7 @@ rooms:
     members:
       joined: [bob]
 messages:
-  hello: {room: lobby, sender: alice, body: "Hello, Bob"}
+  - {name: hello, room: lobby, sender: alice, body: "Hello, Bob"}
 """
 
 OTHER_WORLD = """

@@ -49,6 +49,9 @@ SCENARIO_MARK = "minihs_scenario"
 # The snapshot a scenario file is kept in between tests: a name no test is likely to choose.
 SCENARIO_SNAPSHOT_PREFIX = "pytest-minihs-scenario-"
 
+# Entries asked of the request log at a time (its largest page).
+PAGE = 1000
+
 _scenario_ids_key = pytest.StashKey["ScenarioIds"]()
 
 
@@ -222,16 +225,14 @@ class RecordedRequests:
     ) -> list[dict[str, Any]]:
         """The requests since the mark that match every filter given: ``path`` a pattern as
         fault rules take (``/rooms/{roomId}/send/*``), ``user`` a user or user ID."""
-        if self.server.request_log_mark() < self.since:
-            self.since = 0  # the log was cleared (a reset): everything in it is newer
         entries: list[dict[str, Any]] = []
         since = self.since
         while True:
             page = self.server.requests(
-                since, path=path, user=_user_id(user), status=status, method=method
+                since, path=path, user=_user_id(user), status=status, method=method, limit=PAGE
             )
             entries.extend(page)
-            if not page or len(page) < 1000:
+            if len(page) < PAGE:
                 return entries
             since = page[-1]["id"]
 
