@@ -8,6 +8,9 @@ earlier one left behind on the session's server: that is how these check what su
 from __future__ import annotations
 
 import pytest
+# Imported here, before any in-process run: pytester drops the modules a run imported once it
+# ends, and PyYAML imported again over its already-loaded C extension no longer parses.
+import yaml  # noqa: F401
 
 pytest_plugins = ["pytester"]
 
