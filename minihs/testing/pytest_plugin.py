@@ -1,6 +1,6 @@
 """pytest fixtures for testing against minihs, loaded through the ``pytest11`` entry point.
 
-``pip install minihs`` is enough to get them (or ``-p minihs.testing.pytest_plugin`` without installing):
+Installing minihs is enough to get them (or ``-p minihs.testing.pytest_plugin`` without installing):
 
 - ``minihs_config`` (session): the configuration override point. Redefine it in a
   ``conftest.py`` to return a dict shaped like the YAML config; it is merged over the test
