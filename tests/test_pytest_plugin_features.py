@@ -228,6 +228,50 @@ def test_a_missing_scenario_file_is_reported_with_its_path(project):
     result.stdout.fnmatch_lines(["*no scenario file *nowhere.yaml*"])
 
 
+def test_a_scenario_that_breaks_a_rule_is_reported_with_its_line(project):
+    project.makefile(".yaml", broken="users:\n  alice: {}\nrooms:\n  den:\n    creator: alice\n"
+                     "    members:\n      banned: [{user: alice, by: alice}]\n")
+    project.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.minihs_scenario("broken.yaml")
+        def test_broken(minihs):
+            pass
+        """
+    )
+    result = run(project)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*scenario refused: M_*broken.yaml line 7: rooms.den.members*"])
+
+
+def test_two_scenario_files_rebuilt_after_deletion_keep_snapshots_of_their_own(project):
+    project.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.minihs_scenario("world.yaml")
+        def test_world_deletes_the_snapshots(minihs, minihs_scenario):
+            for snapshot in minihs.snapshots():
+                minihs.delete_snapshot(snapshot["name"])
+
+        @pytest.mark.minihs_scenario("world.yaml")
+        def test_world_again(minihs_scenario):
+            assert set(minihs_scenario.users) == {"alice", "bob"}
+
+        @pytest.mark.minihs_scenario("other.yaml")
+        def test_other(minihs_scenario):
+            assert set(minihs_scenario.users) == {"carol"}
+
+        @pytest.mark.minihs_scenario("world.yaml")
+        def test_world_once_more(minihs, minihs_scenario):
+            assert set(minihs_scenario.users) == {"alice", "bob"}
+            minihs.register_user("carol")  # M_USER_IN_USE if the other file's snapshot came back
+        """
+    )
+    run(project).assert_outcomes(passed=4)
+
+
 # --- the request log -----------------------------------------------------------------------
 
 

@@ -36,6 +36,7 @@ event loop, so they serve sync tests and pytest-asyncio / pytest-aiohttp tests a
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -110,6 +111,7 @@ class _ScenarioSnapshots:
     def __init__(self, server: "MinihsServer") -> None:
         self.server = server
         self.loaded: dict[Path, tuple[str, "ScenarioIds"]] = {}
+        self._numbers = itertools.count(1)
 
     def start_from(self, path: Path) -> "ScenarioIds":
         """Put the (freshly reset) server in the state ``path`` describes; its IDs."""
@@ -120,8 +122,14 @@ class _ScenarioSnapshots:
                 self.server.restore(name)
                 return ids
             # A test deleted the plugin's snapshot: build the scenario again.
-        ids = self.server.load_scenario(path)
-        name = f"{SCENARIO_SNAPSHOT_PREFIX}{len(self.loaded) + 1}"
+        from minihs.testing import ScenarioError
+
+        try:
+            ids = self.server.load_scenario(path)
+        except ScenarioError as refused:
+            # Its message names the file, the line and the broken rule: a traceback adds nothing.
+            pytest.fail(f"scenario refused: {refused}", pytrace=False)
+        name = f"{SCENARIO_SNAPSHOT_PREFIX}{next(self._numbers)}"
         self.server.snapshot(name)
         self.loaded[path] = (name, ids)
         return ids
