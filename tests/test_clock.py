@@ -346,3 +346,25 @@ def test_the_clock_endpoints_do_not_exist_when_the_admin_api_is_off(method):
 def test_the_python_clock_needs_a_running_server():
     with pytest.raises(RuntimeError):
         MinihsServer().clock
+
+
+# --- lifetimes end exactly when they have passed, whatever the clock's reading ----------------
+
+
+def test_a_uia_session_expires_exactly_when_its_lifetime_has_passed():
+    from minihs.domain.clock import ServerClock
+    from minihs.domain.uia import RegistrationAuth
+    from minihs.spec.errors import MatrixError
+
+    # Floating point made some readings outlive the lifetime by a hair: try many readings.
+    clock = ServerClock()
+    clock.freeze()
+    auth = RegistrationAuth("open", [], clock=clock.monotonic)
+    for step_ms in range(1, 200):
+        clock.advance_ms(step_ms * 7919)
+        with pytest.raises(MatrixError) as first:
+            auth.authenticate({})
+        clock.advance_ms(SESSION_LIFETIME_S * 1000)
+        with pytest.raises(MatrixError) as expired:
+            auth.authenticate({"type": "m.login.dummy", "session": first.value.session})
+        assert expired.value.status == 400 and "expired" in expired.value.message

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from minihs.domain.accounts import Accounts, Session
+from minihs.domain.clock import whole_ms
 from minihs.domain.minting import IdSource
 from minihs.spec.errors import Codes, MatrixError, bad_json
 
@@ -87,14 +88,15 @@ class SharedSecretRegistration:
         self._accounts = accounts
         self._clock = clock
         self._ids = ids or IdSource()
-        self._nonces: dict[str, float] = {}  # nonce -> expiry; insertion order = issue order
+        # nonce -> expiry in whole milliseconds (see clock.whole_ms); insertion order = issue order
+        self._nonces: dict[str, int] = {}
 
     @property
     def enabled(self) -> bool:
         return bool(self._secret)
 
     def _forget_expired(self) -> None:
-        now = self._clock()
+        now = whole_ms(self._clock())
         for nonce, expiry in list(self._nonces.items()):
             if expiry <= now:
                 del self._nonces[nonce]
@@ -106,7 +108,7 @@ class SharedSecretRegistration:
         while len(self._nonces) >= _MAX_NONCES:
             del self._nonces[next(iter(self._nonces))]  # the oldest goes first
         nonce = self._ids.token_hex(32)
-        self._nonces[nonce] = self._clock() + NONCE_LIFETIME_S
+        self._nonces[nonce] = whole_ms(self._clock()) + NONCE_LIFETIME_S * 1000
         return nonce
 
     def _spend_nonce(self, nonce: Any) -> None:

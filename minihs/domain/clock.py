@@ -146,3 +146,11 @@ class ServerClock:
 
     def restore_saved(self, saved: tuple[int, int, tuple[int, int] | None]) -> None:
         self._wall_offset, self._monotonic_offset, self._frozen = saved
+
+
+def whole_ms(seconds: float) -> int:
+    """A clock reading in whole milliseconds, for lifetimes. In floating point, a reading plus a
+    lifetime can land one unit below the reading taken after the clock advanced by exactly that
+    lifetime, so a session would sometimes outlive its lifetime by a hair: in integers, it
+    expires exactly when its lifetime has passed."""
+    return round(seconds * 1000)

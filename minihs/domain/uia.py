@@ -21,6 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from minihs.domain.clock import whole_ms
 from minihs.domain.minting import IdSource
 from minihs.spec.errors import Codes, MatrixError
 
@@ -32,7 +33,7 @@ MAX_SESSIONS = 10_000
 
 @dataclass
 class _Session:
-    expires: float
+    expires: int  # whole milliseconds on the clock
     completed: list[str] = field(default_factory=list)
 
 
@@ -97,7 +98,7 @@ class RegistrationAuth:
         return any(hmac.compare_digest(token.encode(), known.encode()) for known in self._tokens)
 
     def _new_session(self) -> tuple[str, _Session]:
-        now = self._clock()
+        now = whole_ms(self._clock())
         sessions = self._sessions
         # Drop the expired ones (all at the front), then the oldest while still full.
         while sessions:
@@ -106,12 +107,12 @@ class RegistrationAuth:
                 break
             sessions.popitem(last=False)
         session_id = self._ids.token_urlsafe(18)
-        session = sessions[session_id] = _Session(now + SESSION_LIFETIME_S)
+        session = sessions[session_id] = _Session(now + SESSION_LIFETIME_S * 1000)
         return session_id, session
 
     def _known(self, session_id: Any) -> _Session | None:
         session = self._sessions.get(session_id) if isinstance(session_id, str) else None
-        if session is not None and session.expires <= self._clock():
+        if session is not None and session.expires <= whole_ms(self._clock()):
             del self._sessions[session_id]
             return None
         return session
