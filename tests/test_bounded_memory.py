@@ -10,6 +10,7 @@ index, which is not a cache, stays complete throughout.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from minihs.domain.accounts import TOKEN_CACHE_SIZE, Accounts, new_access_token
 from minihs.domain.joined_rooms import JoinedRoomsIndex
 from minihs.domain.minting import IdSource
 from minihs.domain.room_creation import CreateRoomRequest
+from minihs.domain.room_reads import RoomReads
 from minihs.domain.room_state import CREATE, MEMBER
 from minihs.domain.rooms import ROOM_CACHE_SIZE, Rooms, persistable
 from minihs.domain.stream import Stream
@@ -31,6 +33,13 @@ from minihs.testing.seeding import build_room_events
 CREATOR = "@alice:test"
 BOB = "@bob:test"
 DISTINCT_ROOMS = 100_000
+
+
+def rooms_and_reads(store: Any, cache_size: int = ROOM_CACHE_SIZE) -> tuple[Rooms, RoomReads]:
+    """Rooms over ``store``, and the reads clients make through it (as the Homeserver pairs them)."""
+    index = JoinedRoomsIndex()
+    rooms = Rooms(Config(), store, index, Stream(), cache_size=cache_size)
+    return rooms, RoomReads(rooms, index)
 
 
 class OneRoomTemplateStore:
@@ -70,10 +79,10 @@ async def test_100000_distinct_rooms_touched_once_leave_the_cache_and_locks_boun
     a room, most of it decoding the room's stored state. The store is the template store
     above, not the database (see its docstring for why)."""
     store = OneRoomTemplateStore()
-    rooms = Rooms(Config(), store, JoinedRoomsIndex(), Stream())
+    rooms, reads = rooms_and_reads(store)
     most_locks = 0
     for n in range(DISTINCT_ROOMS):
-        members = await rooms.joined_members(CREATOR, f"!{n}:test")
+        members = await reads.joined_members(CREATOR, f"!{n}:test")
         assert CREATOR in members
         most_locks = max(most_locks, len(rooms._locks))
     assert store.loads == DISTINCT_ROOMS  # every touch really loaded a room
@@ -169,34 +178,34 @@ async def make_rooms(rooms: Rooms, count: int) -> list[str]:
 
 
 async def test_an_evicted_room_is_reloaded_with_every_change_made_to_it(db):
-    rooms = Rooms(Config(), RoomStore(db), JoinedRoomsIndex(), Stream(), cache_size=5)
+    rooms, reads = rooms_and_reads(RoomStore(db), cache_size=5)
     made = await make_rooms(rooms, 30)
     for room_id in made:
         await rooms.join(BOB, room_id, {})
     assert len(rooms._rooms) == 5 and len(rooms._locks) == 0
     for room_id in made:  # most of these were evicted since bob joined
-        assert set(await rooms.joined_members(CREATOR, room_id)) == {CREATOR, BOB}
+        assert set(await reads.joined_members(CREATOR, room_id)) == {CREATOR, BOB}
     for room_id in made:
         await rooms.leave(BOB, room_id, None)
     for room_id in made:
-        assert set(await rooms.joined_members(CREATOR, room_id)) == {CREATOR}
+        assert set(await reads.joined_members(CREATOR, room_id)) == {CREATOR}
     assert len(rooms._rooms) == 5 and len(rooms._locks) == 0
 
 
 async def test_the_joined_rooms_index_stays_complete_while_rooms_are_evicted(db):
-    rooms = Rooms(Config(), RoomStore(db), JoinedRoomsIndex(), Stream(), cache_size=3)
+    rooms, reads = rooms_and_reads(RoomStore(db), cache_size=3)
     made = await make_rooms(rooms, 20)
     for room_id in made:
         await rooms.join(BOB, room_id, {})
-    assert rooms.joined_rooms(BOB) == sorted(made)
-    assert rooms.joined_rooms(CREATOR) == sorted(made)
+    assert reads.joined_rooms(BOB) == sorted(made)
+    assert reads.joined_rooms(CREATOR) == sorted(made)
 
 
 async def test_a_room_whose_lock_is_held_is_not_evicted(db):
     store = GatedRoomStore(db)
-    rooms = Rooms(Config(), store, JoinedRoomsIndex(), Stream(), cache_size=2)
+    rooms, reads = rooms_and_reads(store, cache_size=2)
     first, *others = await make_rooms(rooms, 6)
-    await rooms.joined_members(CREATOR, first)  # cached again, most recently used
+    await reads.joined_members(CREATOR, first)  # cached again, most recently used
     store.gate.clear()
     joining = asyncio.ensure_future(rooms.join(BOB, first, {}))
     for _ in range(1000):  # bob's join holds the room's lock, its write waits
@@ -206,13 +215,13 @@ async def test_a_room_whose_lock_is_held_is_not_evicted(db):
     else:
         raise AssertionError("the join never reached the store")
     for room_id in others:  # enough loads to evict `first` many times over
-        await rooms.joined_members(CREATOR, room_id)
+        await reads.joined_members(CREATOR, room_id)
     assert first in rooms._rooms  # the join's copy stayed the cached one
     store.gate.set()
     await joining
-    assert set(await rooms.joined_members(CREATOR, first)) == {CREATOR, BOB}
+    assert set(await reads.joined_members(CREATOR, first)) == {CREATOR, BOB}
     for room_id in others:  # now it may go, and comes back with bob's join
-        await rooms.joined_members(CREATOR, room_id)
+        await reads.joined_members(CREATOR, room_id)
     assert first not in rooms._rooms
-    assert set(await rooms.joined_members(CREATOR, first)) == {CREATOR, BOB}
+    assert set(await reads.joined_members(CREATOR, first)) == {CREATOR, BOB}
     assert len(rooms._locks) == 0

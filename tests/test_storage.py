@@ -719,7 +719,7 @@ async def test_a_version_3_database_file_opens_and_serves_its_joined_rooms(tmp_p
     config.database.path = path  # the testing profile chooses :memory:
     hs = await Homeserver.open(config)
     try:
-        assert hs.rooms.joined_rooms("@a:hs") == ["!r:hs"]
+        assert hs.room_reads.joined_rooms("@a:hs") == ["!r:hs"]
         assert await hs.db.read(pragma("user_version")) == SCHEMA_VERSION
     finally:
         await hs.close()

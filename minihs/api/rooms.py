@@ -79,7 +79,8 @@ async def joined_rooms(request: web.Request) -> web.Response:
     Spec: "Room membership" > GET /joined_rooms.
     """
     who = await requester(request)
-    return json_response({"joined_rooms": homeserver(request).rooms.joined_rooms(who.user_id)})
+    rooms = homeserver(request).room_reads.joined_rooms(who.user_id)
+    return json_response({"joined_rooms": rooms})
 
 
 async def joined_members(request: web.Request) -> web.Response:
@@ -88,7 +89,7 @@ async def joined_members(request: web.Request) -> web.Response:
     Spec: "Room membership" > GET /rooms/{roomId}/joined_members.
     """
     who = await requester(request)
-    joined = await homeserver(request).rooms.joined_members(
+    joined = await homeserver(request).room_reads.joined_members(
         who.user_id, request.match_info["roomId"]
     )
     return json_response({"joined": joined})
@@ -101,7 +102,7 @@ async def members(request: web.Request) -> web.Response:
     ``not_membership`` filters (``at`` is accepted and ignored: minihs serves current state).
     """
     who = await requester(request)
-    chunk = await homeserver(request).rooms.members(
+    chunk = await homeserver(request).room_reads.members(
         who.user_id,
         request.match_info["roomId"],
         query_param(request, "membership"),
@@ -116,7 +117,7 @@ async def room_state(request: web.Request) -> web.Response:
     Spec: "Getting events for a room" > GET /rooms/{roomId}/state.
     """
     who = await requester(request)
-    events = await homeserver(request).rooms.state(who.user_id, request.match_info["roomId"])
+    events = await homeserver(request).room_reads.state(who.user_id, request.match_info["roomId"])
     return json_response(events)
 
 
@@ -130,7 +131,7 @@ async def room_state_event(request: web.Request) -> web.Response:
     response_format = query_param(request, "format") or "content"
     if response_format not in ("content", "event"):
         raise invalid_param("'format' must be 'content' or 'event'")
-    event = await homeserver(request).rooms.state_event(
+    event = await homeserver(request).room_reads.state_event(
         who.user_id,
         request.match_info["roomId"],
         request.match_info["eventType"],

@@ -29,6 +29,7 @@ from minihs.domain.joined_rooms import JoinedRoomsIndex
 from minihs.domain.mutual_rooms import MutualRooms
 from minihs.domain.ratelimit import Ratelimiter
 from minihs.domain.request_gate import RequestGate
+from minihs.domain.room_reads import RoomReads
 from minihs.domain.rooms import Rooms
 from minihs.domain.filters import Filters
 from minihs.domain.messages import Messages
@@ -103,6 +104,7 @@ class Homeserver:
         self.rooms = Rooms(
             config, RoomStore(db), self.joined_rooms, self.stream, clock=self.clock, ids=self.ids
         )
+        self.room_reads = RoomReads(self.rooms, self.joined_rooms)
         self.filters = Filters(FilterStore(db))
         self.sync = Sync(SyncStore(db), self.stream, self.filters, self.gate)
         self.messages = Messages(

@@ -1,4 +1,4 @@
-"""Rooms: creation, membership changes and the reads clients make of a room.
+"""Rooms: creation, membership changes, and ``Rooms.append``, through which every event goes.
 
 Every membership change in a room runs under that room's lock (as Synapse serialises them with a
 Linearizer): check the authorization rules against the room's current state, build the event,
@@ -7,8 +7,11 @@ joined-rooms index. A failure anywhere before the commit changes nothing.
 
 Every event of a room goes through ``Rooms.append`` (membership here, messages and state from
 ``minihs.domain.messages``): it is the one place that holds the room's lock, commits, and wakes
-the change stream. That, with the bounded room cache and the profile a join carries (a profile change sends a
-member event in each joined room), is why this module passes 400 lines.
+the change stream. What clients read of a room is in ``minihs.domain.room_reads``, on top of
+``Rooms.room``. This module still passes 400 lines because creation, membership changes and
+``append`` share the room locks, the bounded room cache and the bookkeeping after a commit, so
+they stay one class; and a join carries the user's profile (a profile change sends a member
+event in each joined room).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from minihs.config import Config
 from minihs.domain.clock import ServerClock
 from minihs.domain.minting import IdSource
 from minihs.spec.errors import MatrixError, forbidden, invalid_param, not_found, too_large
-from minihs.spec.events import Event, RoomVersion, build_event, check_content, client_event
+from minihs.spec.events import Event, RoomVersion, build_event, check_content
 from minihs.spec.ids import is_valid_room_alias, is_valid_room_id, is_valid_user_id
 from minihs.spec.json_codec import dumps
 from minihs.domain.joined_rooms import JoinedRoomsIndex
@@ -40,7 +43,6 @@ from minihs.domain.room_state import MEMBER, RoomState
 from minihs.domain.stream import Stream
 from minihs.store.rooms import AliasTaken, Appended, NewEvent, RoomIdTaken, RoomStore, TxnKey
 
-MEMBERSHIPS = ("join", "invite", "knock", "leave", "ban")
 # How many rooms' current state stay in memory. A room's state is a few kilobytes; one that
 # falls out is read back from the database on its next use.
 ROOM_CACHE_SIZE = 10_000
@@ -463,86 +465,3 @@ class Rooms:
     def _check_target(target: str) -> None:
         if not is_valid_user_id(target):
             raise invalid_param(f"Invalid user_id: {target!r}")
-
-    # --- reads -----------------------------------------------------------------------------
-
-    def joined_rooms(self, user_id: str) -> list[str]:
-        """GET /joined_rooms, from the index."""
-        return sorted(self._index.joined_rooms_of(user_id))
-
-    async def _known_room_or_forbidden(
-        self, room_id: str, user_id: str, *, locked: bool = False
-    ) -> RoomState:
-        """The room, or the 403 M_FORBIDDEN a room the user is not in gets: the spec documents
-        403 for these endpoints, and the same answer for both does not leak that a room exists."""
-        try:
-            return await self._room(room_id, locked=locked)
-        except MatrixError as error:
-            if error.errcode != "M_NOT_FOUND":
-                raise
-            raise forbidden(f"{user_id} not in room {room_id}.") from None
-
-    async def _room_visible_to(self, user_id: str, room_id: str) -> RoomState:
-        room = await self._known_room_or_forbidden(room_id, user_id)
-        # minihs shows a room's state to its current members only; Synapse also shows former
-        # members the state as it was when they left (see README).
-        if room.membership_of(user_id) != "join":
-            raise forbidden(f"{user_id} not in room {room_id}.")
-        return room
-
-    async def joined_members(self, user_id: str, room_id: str) -> dict[str, dict[str, Any]]:
-        room = await self._room_visible_to(user_id, room_id)
-        joined = {}
-        for member in room.members_with("join"):
-            content = room.content_of(MEMBER, member) or {}
-            # The spec types both as strings: one the member event does not give (as a string)
-            # is left out rather than sent as null. minihs has no profiles to fall back on.
-            profile = {}
-            for key, source in (("display_name", "displayname"), ("avatar_url", "avatar_url")):
-                if isinstance(content.get(source), str):
-                    profile[key] = content[source]
-            joined[member] = profile
-        return joined
-
-    async def members(
-        self, user_id: str, room_id: str, membership: str | None, not_membership: str | None
-    ) -> list[dict[str, Any]]:
-        for name, value in (("membership", membership), ("not_membership", not_membership)):
-            if value is not None and value not in MEMBERSHIPS:
-                raise invalid_param(f"'{name}' must be one of {', '.join(MEMBERSHIPS)}")
-        room = await self._room_visible_to(user_id, room_id)
-        chunk = []
-        for (etype, _), (event_id, pdu) in room.state.items():
-            if etype != MEMBER:
-                continue
-            if self._membership_matches(
-                pdu["content"].get("membership"), membership, not_membership
-            ):
-                chunk.append(client_event(event_id, pdu, room.room_id))
-        return chunk
-
-    @staticmethod
-    def _membership_matches(value: Any, membership: str | None, not_membership: str | None) -> bool:
-        # Spec: "When specified alongside not_membership, the two parameters create an 'or'
-        # condition: either the membership *is* the same as membership **or** *is not* the
-        # same as not_membership." (Synapse applies both filters instead; the spec wins.)
-        if membership is not None and not_membership is not None:
-            return value == membership or value != not_membership
-        if membership is not None:
-            return value == membership
-        if not_membership is not None:
-            return value != not_membership
-        return True
-
-    async def state(self, user_id: str, room_id: str) -> list[dict[str, Any]]:
-        room = await self._room_visible_to(user_id, room_id)
-        return [client_event(eid, pdu, room.room_id) for eid, pdu in room.state.values()]
-
-    async def state_event(
-        self, user_id: str, room_id: str, event_type: str, state_key: str
-    ) -> dict[str, Any]:
-        room = await self._room_visible_to(user_id, room_id)
-        entry = room.state.get((event_type, state_key))
-        if entry is None:
-            raise not_found("Event not found.")
-        return client_event(entry[0], entry[1], room.room_id)
