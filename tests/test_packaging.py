@@ -30,10 +30,15 @@ NOT_SOURCE = shutil.ignore_patterns(
 SHIPPED_DATA = (
     "minihs/config.sample.yaml",
     "minihs/openapi.json",
-    # The inspector page (GET /_minihs/) and its files.
+    # The inspector page (GET /_minihs/) and its files: inspector.js and the modules it imports.
     "minihs/api/inspector/index.html",
     "minihs/api/inspector/inspector.css",
     "minihs/api/inspector/inspector.js",
+    "minihs/api/inspector/common.js",
+    "minihs/api/inspector/users.js",
+    "minihs/api/inspector/rooms.js",
+    "minihs/api/inspector/log.js",
+    "minihs/api/inspector/controls.js",
 )
 
 

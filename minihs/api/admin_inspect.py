@@ -29,13 +29,20 @@ MAX_LIMIT = 200
 MAX_SEARCH_CHARS = 256
 
 # The page's files, shipped in the package (setup.py's package_data), and their types. Only
-# these names are served: a request names a key here, never a path on disk.
+# these names are served: a request names a key here, never a path on disk. The scripts are
+# ES modules: inspector.js imports the others by these names.
 ASSET_TYPES = {
     "index.html": "text/html",
     "inspector.css": "text/css",
     "inspector.js": "text/javascript",
+    "common.js": "text/javascript",
+    "users.js": "text/javascript",
+    "rooms.js": "text/javascript",
+    "log.js": "text/javascript",
+    "controls.js": "text/javascript",
 }
-# The page runs nothing but its own script and talks to nothing but this server.
+# The page runs nothing but its own scripts and talks to nothing but this server ('self' lets
+# the modules import one another: they are served from this origin).
 _PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -197,7 +204,7 @@ async def page(request: web.Request) -> web.Response:
 async def asset(request: web.Request) -> web.Response:
     """GET /_minihs/inspector/{name}
 
-    minihs only, not in the Matrix spec: the inspector page's script and style sheet.
+    minihs only, not in the Matrix spec: the inspector page's scripts and style sheet.
     """
     require_admin_api(request)
     name = request.match_info["name"]
