@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from minihs.spec.errors import invalid_param, not_found
 from minihs.spec.ids import is_valid_user_id
+from minihs.spec.json_codec import loads_strict
 from minihs.store.inspection import EventRow, InspectionStore, RoomRow, UserRow
 
 if TYPE_CHECKING:
@@ -41,7 +42,9 @@ def decode_token(token: str | None, *kinds: type) -> tuple | None:
     try:
         if len(token) > MAX_TOKEN_CHARS:
             raise ValueError("too long")
-        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        # Strict: a forged token's key goes to SQLite, which cannot take an integer past 64
+        # bits or a string with a lone surrogate (both a 500 there); a flat list is all a key is.
+        key = loads_strict(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)), max_depth=1)
     except (ValueError, binascii.Error, UnicodeError):
         raise invalid_param("Invalid 'from' token") from None
     if not isinstance(key, list) or len(key) != len(kinds) or not all(
