@@ -16,7 +16,7 @@ from importlib import resources
 from aiohttp import web
 
 from minihs.api.admin import require_admin_api
-from minihs.api.request import homeserver, query_param
+from minihs.api.request import homeserver, int_query_param, query_param
 from minihs.api.responses import json_response
 from minihs.domain.inspection import Inspection
 from minihs.spec.errors import invalid_param, not_found
@@ -56,12 +56,7 @@ def _inspection(request: web.Request) -> Inspection:
 
 
 def _limit(request: web.Request) -> int:
-    text = query_param(request, "limit")
-    if text is None:
-        return DEFAULT_LIMIT
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise invalid_param(f"'limit' must be an integer from 1 to {MAX_LIMIT}")
-    return int(text)
+    return int_query_param(request, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
 
 
 def _search(request: web.Request) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from minihs.api.admin import ADMIN_PREFIX, require_admin_api
-from minihs.api.request import homeserver, query_param
+from minihs.api.request import homeserver, int_query_param, query_param, whole_number
 from minihs.api.responses import json_response
 from minihs.domain.path_patterns import compile_pattern
 from minihs.spec.errors import invalid_param, not_found
@@ -20,23 +20,6 @@ REQUESTS_PATH = ADMIN_PREFIX + "/requests"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1_000
 MAX_ID = 2**63 - 1
-
-
-def _digits(text: str) -> int | None:
-    # Nineteen digits hold every id; a longer string is refused before int() reads it.
-    if 0 < len(text) <= 19 and text.isascii() and text.isdigit():
-        return int(text)
-    return None
-
-
-def _integer(request: web.Request, name: str, low: int, high: int) -> int | None:
-    text = query_param(request, name)
-    if text is None:
-        return None
-    value = _digits(text)
-    if value is None or not low <= value <= high:
-        raise invalid_param(f"{name}: must be an integer from {low} to {high}")
-    return value
 
 
 async def list_requests(request: web.Request) -> web.Response:
@@ -55,13 +38,13 @@ async def list_requests(request: web.Request) -> web.Response:
     path = query_param(request, "path")
     method = query_param(request, "method")
     entries = log.query(
-        since=_integer(request, "since", 0, MAX_ID),
-        before=_integer(request, "before", 0, MAX_ID),
-        limit=_integer(request, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT,
+        since=int_query_param(request, "since", 0, MAX_ID),
+        before=int_query_param(request, "before", 0, MAX_ID),
+        limit=int_query_param(request, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT,
         descending=order == "desc",
         path=None if path is None else compile_pattern(path, "path"),
         user=query_param(request, "user"),
-        status=_integer(request, "status", 100, 999),
+        status=int_query_param(request, "status", 100, 999),
         method=None if method is None else method.upper(),
     )
     return json_response({
@@ -81,7 +64,7 @@ async def get_request(request: web.Request) -> web.Response:
     """
     require_admin_api(request)
     text = request.match_info["requestId"]
-    entry_id = _digits(text)
+    entry_id = whole_number(text, 1, MAX_ID)
     entry = None if entry_id is None else homeserver(request).request_log.get(entry_id)
     if entry is None:
         raise not_found(f"No request {text!r} in the request log")

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from minihs.domain.accounts import Requester
-from minihs.spec.errors import Codes, MatrixError, bad_json, missing_param
+from minihs.spec.errors import Codes, MatrixError, bad_json, invalid_param, missing_param
 from minihs.domain.homeserver import Homeserver
 from minihs.spec.json_codec import JsonRejected, loads_strict
 
@@ -76,6 +76,29 @@ def query_param(request: web.Request, name: str, *, required: bool = False) -> s
     if len(values) > 1:
         raise MatrixError(400, Codes.INVALID_PARAM, f"Parameter '{name}' given more than once")
     return values[0]
+
+
+def whole_number(text: str, low: int, high: int) -> int | None:
+    """``text`` as an integer from ``low`` to ``high`` (0 <= low, high < 2**63), or None: plain
+    ASCII digits only. Nineteen digits hold any such number: a longer text is refused before
+    int() reads it (thousands of digits are slow to read, then a ValueError)."""
+    if 0 < len(text) <= 19 and text.isascii() and text.isdigit():
+        value = int(text)
+        if low <= value <= high:
+            return value
+    return None
+
+
+def int_query_param(request: web.Request, name: str, low: int, high: int) -> int | None:
+    """Query parameter ``name`` as an integer from ``low`` to ``high``; None when absent; 400
+    ``M_INVALID_PARAM`` for anything else."""
+    text = query_param(request, name)
+    if text is None:
+        return None
+    value = whole_number(text, low, high)
+    if value is None:
+        raise invalid_param(f"{name}: must be an integer from {low} to {high}")
+    return value
 
 
 def access_token_of(request: web.Request) -> str | None:
