@@ -15,13 +15,12 @@ from importlib import resources
 
 from aiohttp import web
 
-from minihs.api.admin import require_admin_api
+from minihs.api.admin import ADMIN_PREFIX, require_admin_api
 from minihs.api.request import homeserver, int_query_param, query_param
 from minihs.api.responses import json_response
 from minihs.domain.inspection import Inspection
 from minihs.spec.errors import invalid_param, not_found
 
-PREFIX = "/_minihs/admin"
 PAGE_PATH = "/_minihs/"
 ASSETS_PATH = "/_minihs/inspector/"
 DEFAULT_LIMIT = 50
@@ -209,15 +208,15 @@ async def asset(request: web.Request) -> web.Response:
 
 
 ROUTES = [
-    ("GET", PREFIX + "/status", status),
-    ("GET", PREFIX + "/users", users),
-    ("GET", PREFIX + "/rooms", rooms),
-    ("GET", PREFIX + "/rooms/{roomId}", room),
-    ("GET", PREFIX + "/rooms/{roomId}/members", room_members),
-    ("GET", PREFIX + "/rooms/{roomId}/state", room_state),
-    ("GET", PREFIX + "/rooms/{roomId}/events", room_events),
-    ("GET", PREFIX + "/events/{eventId}", event),
-    ("GET", PREFIX + "/mutual_rooms", mutual_rooms),
+    ("GET", ADMIN_PREFIX + "/status", status),
+    ("GET", ADMIN_PREFIX + "/users", users),
+    ("GET", ADMIN_PREFIX + "/rooms", rooms),
+    ("GET", ADMIN_PREFIX + "/rooms/{roomId}", room),
+    ("GET", ADMIN_PREFIX + "/rooms/{roomId}/members", room_members),
+    ("GET", ADMIN_PREFIX + "/rooms/{roomId}/state", room_state),
+    ("GET", ADMIN_PREFIX + "/rooms/{roomId}/events", room_events),
+    ("GET", ADMIN_PREFIX + "/events/{eventId}", event),
+    ("GET", ADMIN_PREFIX + "/mutual_rooms", mutual_rooms),
     ("GET", PAGE_PATH, page),
     ("GET", ASSETS_PATH + "{name}", asset),
 ]
