@@ -13,6 +13,7 @@ import binascii
 import json
 from typing import TYPE_CHECKING, Any
 
+from minihs.domain.room_reads import MEMBERSHIPS
 from minihs.spec.errors import invalid_param, not_found
 from minihs.spec.ids import is_valid_user_id
 from minihs.spec.json_codec import loads_strict
@@ -21,7 +22,6 @@ from minihs.store.inspection import EventRow, InspectionStore, RoomRow, UserRow
 if TYPE_CHECKING:
     from minihs.domain.homeserver import Homeserver
 
-MEMBERSHIPS = ("join", "invite", "knock", "leave", "ban")
 # An event list shows each event's summary; its JSON is fetched on demand. A preview is cut to
 # this many characters.
 PREVIEW_CHARS = 120
