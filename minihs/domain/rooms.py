@@ -209,13 +209,8 @@ class Rooms:
         wake the syncs of everyone it names (the creator, the invitees). ``state``: the state
         ``events`` make, already built (a room made with its members)."""
         room_nid, position = written
-        if state is None:
-            room = RoomState(room_nid, events[0].room_id, version, {}, "", 0)
-            for event in events:
-                room.apply(event)
-        else:
-            room = state
-            room.room_nid = room_nid
+        room = staged(version, events) if state is None else state
+        room.room_nid = room_nid
         self._rooms.put(room)
         concerned = set()
         for event in events:
