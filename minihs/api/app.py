@@ -40,7 +40,7 @@ from minihs.api import (
 )
 from minihs.config import Config
 from minihs.api.middleware import matrix_error_middleware
-from minihs.api.request import HOMESERVER
+from minihs.api.request import HOMESERVER, request_key
 from minihs.domain.homeserver import Homeserver
 
 CLIENT_V3 = "/_matrix/client/v3"
@@ -68,13 +68,8 @@ def redact_tokens(text: str) -> str:
     return _TOKEN_IN_QUERY.sub(r"\1<redacted>", text)
 
 
-# When the request reached the application, by the process's high-resolution clock. A typed
-# key where aiohttp has them: those versions warn about string keys on requests (3.14.5 checked).
-STARTED_AT: Any = (
-    web.RequestKey("minihs.started_at", float)
-    if hasattr(web, "RequestKey")
-    else "minihs.started_at"
-)
+# When the request reached the application, by the process's high-resolution clock.
+STARTED_AT = request_key("minihs.started_at", float)
 
 
 @web.middleware

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
 import orjson
 from aiohttp import web
 
-from minihs.api.request import AUTHENTICATED_USER, access_token_of, homeserver
+from minihs.api.request import AUTHENTICATED_USER, access_token_of, homeserver, request_key
 from minihs.domain.faults import FaultRule
 from minihs.domain.request_log import RequestLog
 from minihs.spec.errors import MatrixError
@@ -37,13 +37,8 @@ MINIHS_AREA = "/_minihs/"
 DROPPED_STATUS = 444
 
 
-def _key(name: str, kind: type) -> Any:
-    # A typed key where aiohttp has them: those versions warn about string keys on requests.
-    return web.RequestKey(name, kind) if hasattr(web, "RequestKey") else name
-
-
 # The fault rule that took the request (the request log names it, or notes the drop).
-FAULT_RULE: Any = _key("minihs.fault_rule", FaultRule)
+FAULT_RULE = request_key("minihs.fault_rule", FaultRule)
 
 
 # --- faults ------------------------------------------------------------------------------

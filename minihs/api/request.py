@@ -20,14 +20,17 @@ T = TypeVar("T")
 # Where the application keeps its Homeserver: the HTTP layer's one way to the domain.
 HOMESERVER = web.AppKey("homeserver", Homeserver)
 
+
+
+def request_key(name: str, kind: type) -> Any:
+    """A key for a value kept on a request: typed where aiohttp has them (3.14.5 warns about
+    string keys on requests), the plain name on older versions."""
+    return web.RequestKey(name, kind) if hasattr(web, "RequestKey") else name
+
+
 # The user a request authenticated as, stashed where it is known (:func:`requester`) for the
-# middlewares around the handler: the request log records it. A typed key where aiohttp has
-# them (3.14.5 warns about string keys on requests).
-AUTHENTICATED_USER: Any = (
-    web.RequestKey("minihs.authenticated_user", str)
-    if hasattr(web, "RequestKey")
-    else "minihs.authenticated_user"
-)
+# middlewares around the handler: the request log records it.
+AUTHENTICATED_USER = request_key("minihs.authenticated_user", str)
 
 _TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", dict: "an object", list: "an array"}
 
