@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from typing import Any, AsyncIterator, Awaitable, Callable
-from urllib.parse import unquote_plus
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -40,32 +38,13 @@ from minihs.api import (
 )
 from minihs.config import Config
 from minihs.api.middleware import matrix_error_middleware
-from minihs.api.request import HOMESERVER, request_key
+from minihs.api.request import HOMESERVER, redact_tokens, request_key
 from minihs.domain.homeserver import Homeserver
 
 CLIENT_V3 = "/_matrix/client/v3"
 CLIENT_R0 = "/_matrix/client/r0"  # matrix-nio 0.24 and older still call r0 paths
 CLIENT_V1 = "/_matrix/client/v1"
 
-_TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&\s]*")
-
-
-def redact_tokens(text: str) -> str:
-    """``text`` (a path and query) with the value of every ``access_token`` parameter replaced.
-
-    The server decodes parameter names (``access%5Ftoken`` is ``access_token`` to it), so names
-    are compared decoded, as the server reads them.
-    """
-    path, question, query = text.partition("?")
-    if question:
-        parts = []
-        for part in query.split("&"):
-            name, equals, _value = part.partition("=")
-            if equals and unquote_plus(name) == "access_token":
-                part = name + "=<redacted>"
-            parts.append(part)
-        text = path + question + "&".join(parts)
-    return _TOKEN_IN_QUERY.sub(r"\1<redacted>", text)
 
 
 # When the request reached the application, by the process's high-resolution clock.

@@ -23,7 +23,9 @@ from typing import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from minihs.api.request import AUTHENTICATED_USER, access_token_of, homeserver, request_key
+from minihs.api.request import (
+    AUTHENTICATED_USER, access_token_of, homeserver, redact_tokens, request_key,
+)
 from minihs.domain.faults import FaultRule
 from minihs.domain.request_log import RequestLog
 from minihs.spec.errors import MatrixError
@@ -175,7 +177,4 @@ def _errcode(body: bytes) -> str | None:
 def _redacted_query(raw_query: str) -> str:
     if "token" not in raw_query and "%" not in raw_query:
         return raw_query  # no parameter name here can read as access_token, encoded or not
-    # Imported here: minihs.api.app imports this module to build the middleware chain.
-    from minihs.api.app import redact_tokens
-
     return redact_tokens("?" + raw_query)[1:]

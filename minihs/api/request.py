@@ -1,4 +1,5 @@
-"""Reading a request: the JSON body, fields of the right type, query parameters, the requester.
+"""Reading a request: the JSON body, fields of the right type, query parameters, the requester,
+and its URL with the access tokens redacted (what the access log and the request log show).
 
 Every way a request can be malformed becomes the errcode the spec names for it here, once, so
 each handler reads as a list of the parameters its endpoint takes.
@@ -6,7 +7,9 @@ each handler reads as a list of the parameters its endpoint takes.
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
+from urllib.parse import unquote_plus
 
 from aiohttp import web
 
@@ -133,6 +136,27 @@ def access_token_of(request: web.Request) -> str | None:
             )
         return token.strip()
     return query_token
+
+
+_TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&\s]*")
+
+
+def redact_tokens(text: str) -> str:
+    """``text`` (a path and query) with the value of every ``access_token`` parameter replaced.
+
+    The server decodes parameter names (``access%5Ftoken`` is ``access_token`` to it), so names
+    are compared decoded, as the server reads them.
+    """
+    path, question, query = text.partition("?")
+    if question:
+        parts = []
+        for part in query.split("&"):
+            name, equals, _value = part.partition("=")
+            if equals and unquote_plus(name) == "access_token":
+                part = name + "=<redacted>"
+            parts.append(part)
+        text = path + question + "&".join(parts)
+    return _TOKEN_IN_QUERY.sub(r"\1<redacted>", text)
 
 
 async def requester(request: web.Request) -> Requester:
