@@ -97,8 +97,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--testing",
         action="store_true",
         help="the test-fixture profile: in-memory database, cheapest password hashing, no rate "
-        "limits, no access log, admin reset endpoint on (a --config file and the flags above "
-        "still override each of these)",
+        "limits, no access log, the admin API and the request log on (a --config file and the "
+        "flags above still override each of these)",
     )
     parser.add_argument(
         "--scenario",

@@ -67,8 +67,8 @@ async def reset_gate_middleware(
 ) -> web.StreamResponse:
     """Every request but the reset itself holds the homeserver's request gate while it runs:
     a reset waits for the requests in flight and holds new ones until it is done
-    (:mod:`minihs.domain.request_gate`). The reset and snapshot endpoints stay outside, or
-    they would wait for themselves."""
+    (:mod:`minihs.domain.request_gate`). The reset, snapshot and scenario endpoints stay
+    outside, or they would wait for themselves."""
     path = request.path
     # Every request passes here: a client request pays one prefix test, no more (the
     # exceptions are all admin paths).
