@@ -249,14 +249,12 @@ class Database:
             _Queued(self._copy_over, (source, then), None, on_settled, alone=True)
         )
 
-    def run_alone(
-        self, fn: Callable[..., T], *args: Any, on_settled: Settled | None = None
-    ) -> "asyncio.Future[T]":
+    def run_alone(self, fn: Callable[..., T], *args: Any) -> "asyncio.Future[T]":
         """Queue ``fn(conn, *args)`` to run alone on the database thread, outside any
         transaction, after every unit queued before it has been committed and before any queued
         after it: a step that must see the whole database at one point of the write order (a
         snapshot's copy)."""
-        return self._enqueue(_Queued(fn, args, None, on_settled, alone=True))
+        return self._enqueue(_Queued(fn, args, None, None, alone=True))
 
     def _enqueue(self, entry: _Queued) -> asyncio.Future:
         entry.future = asyncio.get_running_loop().create_future()
