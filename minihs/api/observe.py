@@ -143,19 +143,18 @@ def _record(
     resource = request.match_info.route.resource
     rule = request[FAULT_RULE]
     url = request.rel_url
-    if log.keeps_bodies:
-        query = url.raw_query_string
-        log.record(
-            ts, request.method, url.raw_path, resource and resource.canonical,
-            request[AUTHENTICATED_USER], status, errcode, duration_ms, rule and rule.id,
-            _redacted_query(query) if query else "", request.headers, request_body,
-            response_body,
-        )
-    else:
-        log.record(
-            ts, request.method, url.raw_path, resource and resource.canonical,
-            request[AUTHENTICATED_USER], status, errcode, duration_ms, rule and rule.id,
-        )
+    summary = (
+        ts, request.method, url.raw_path, resource and resource.canonical,
+        request[AUTHENTICATED_USER], status, errcode, duration_ms, rule and rule.id,
+    )
+    if not log.keeps_bodies:
+        log.record(*summary)  # the query is redacted only for an entry that keeps it
+        return
+    query = url.raw_query_string
+    log.record(
+        *summary, _redacted_query(query) if query else "", request.headers, request_body,
+        response_body,
+    )
 
 
 async def _request_body(request: web.Request) -> bytes | None:
