@@ -170,6 +170,13 @@ class Inspection:
             raise not_found(f"No room {room_id}")
         return row
 
+    async def _room_nid(self, room_id: str) -> int:
+        # Only the handle: the whole row counts the room's members, for nothing here.
+        room_nid = await self._store.room_nid(room_id)
+        if room_nid is None:
+            raise not_found(f"No room {room_id}")
+        return room_nid
+
     async def room(self, room_id: str) -> dict[str, Any]:
         """One room: what the list shows, with its local aliases, topic, history visibility,
         encryption, power levels and how many state entries and events it has."""
@@ -199,10 +206,8 @@ class Inspection:
         if membership is not None and membership not in MEMBERSHIPS:
             raise invalid_param(f"'membership' must be one of {', '.join(MEMBERSHIPS)}")
         after = decode_token(from_token, str)
-        row = await self._room_row(room_id)
-        rows = await self._store.members_page(
-            row.room_nid, after and after[0], limit + 1, membership
-        )
+        room_nid = await self._room_nid(room_id)
+        rows = await self._store.members_page(room_nid, after and after[0], limit + 1, membership)
         rows, next_batch = _page(rows, limit, lambda member: (member[0],))
         members = [{"user_id": user_id, "membership": m} for user_id, m in rows]
         return {"members": members, "next_batch": next_batch}
@@ -210,16 +215,16 @@ class Inspection:
     async def state(self, room_id: str, from_token: str | None, limit: int) -> dict:
         """The room's current state events (whole), by type then state key."""
         after = decode_token(from_token, str, str)
-        row = await self._room_row(room_id)
-        rows = await self._store.state_page(row.room_nid, after, limit + 1)
+        room_nid = await self._room_nid(room_id)
+        rows = await self._store.state_page(room_nid, after, limit + 1)
         rows, next_batch = _page(rows, limit, lambda event: (event.type, event.state_key))
         return {"state": [_whole(event) for event in rows], "next_batch": next_batch}
 
     async def events(self, room_id: str, from_token: str | None, limit: int) -> dict:
         """The room's events, newest first, each as a summary (its JSON: :meth:`event`)."""
         after = decode_token(from_token, int)
-        row = await self._room_row(room_id)
-        rows = await self._store.events_page(row.room_nid, after and after[0], limit + 1)
+        room_nid = await self._room_nid(room_id)
+        rows = await self._store.events_page(room_nid, after and after[0], limit + 1)
         rows, next_batch = _page(rows, limit, lambda event: (event.position,))
         return {"events": [_event_summary(event) for event in rows], "next_batch": next_batch}
 

@@ -207,6 +207,11 @@ def _room(conn: sqlite3.Connection, room_id: str) -> RoomRow | None:
     return rows[0] if rows else None
 
 
+def _room_nid(conn: sqlite3.Connection, room_id: str) -> int | None:
+    row = conn.execute("SELECT room_nid FROM rooms WHERE room_id = ?", (room_id,)).fetchone()
+    return None if row is None else row[0]
+
+
 def _summary_state(conn: sqlite3.Connection, room_nid: int) -> dict[str, str]:
     """The JSON of the room's current events of the SUMMARY_STATE types (state key '')."""
     return dict(conn.execute(
@@ -297,6 +302,10 @@ class InspectionStore:
 
     async def room(self, room_id: str) -> RoomRow | None:
         return await self._db.read(_room, room_id)
+
+    async def room_nid(self, room_id: str) -> int | None:
+        """The room's numeric handle, which the pages of its members, state and events take."""
+        return await self._db.read(_room_nid, room_id)
 
     async def summary_state(self, room_nid: int) -> dict[str, str]:
         return await self._db.read(_summary_state, room_nid)
