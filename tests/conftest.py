@@ -206,6 +206,16 @@ async def database_thread_held(db):
         await holder
 
 
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait, giving the event loop its turns, until ``condition()`` holds (an assertion error
+    after ``timeout`` seconds): a test waits for what it needs, not for a guessed time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"still not true after {timeout} s"
+        await asyncio.sleep(0.001)
+
+
 def quote(text: str) -> str:
     from urllib.parse import quote as _quote
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import database_thread_held, test_config
+from conftest import database_thread_held, test_config, until
 from joined_pairs import index_pairs, stored_joined_pairs
 
 from minihs.api.admin import RESET_PATH
@@ -404,7 +404,7 @@ async def test_a_restore_whose_caller_is_cancelled_still_completes_and_reopens(h
     homeserver = hs.homeserver
     async with database_thread_held(homeserver.db):
         restoring = asyncio.ensure_future(homeserver.restore_snapshot("s"))
-        await asyncio.sleep(0.01)
+        await until(lambda: homeserver.gate.closed)  # under way, stuck behind the held thread
         restoring.cancel()
     with pytest.raises(asyncio.CancelledError):
         await restoring

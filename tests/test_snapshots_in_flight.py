@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from conftest import database_thread_held
+from conftest import database_thread_held, until
 from in_flight import (
     WHOAMI,
     churning_threads,
@@ -64,12 +64,13 @@ async def test_a_request_arriving_during_a_restore_waits_then_sees_the_restored_
 
 async def test_a_snapshot_taken_while_a_write_is_in_flight_holds_that_write(hs):
     alice = await hs.register()
+    gate = hs.homeserver.gate
     async with database_thread_held(hs.homeserver.db):
         creating = asyncio.ensure_future(hs.create_room(alice, preset="public_chat"))
-        await asyncio.sleep(0.01)
+        await until(lambda: gate.in_flight == 1)
         taking = asyncio.ensure_future(hs.request("PUT", SNAPSHOT))
-        await asyncio.sleep(0.01)
-        assert not taking.done()
+        await until(lambda: gate.closed)
+        assert not taking.done()  # waiting for the write in flight
     room = await creating
     await taking
     await hs.request("POST", RESTORE)
