@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import select
 import signal
@@ -24,8 +23,8 @@ import pytest
 import minihs
 from minihs.__main__ import build_config, main, parse_args
 from minihs.config import Config, apply_testing_profile, load_config
+from subprocess_env import checkout_env
 
-SOURCE_ROOT = Path(minihs.__file__).resolve().parent.parent
 READY = re.compile(r"minihs listening on http://(127\.0\.0\.1):(\d+)")
 # Generous: only reached when the server never starts; a healthy start takes well under a second.
 START_TIMEOUT_S = 60
@@ -71,11 +70,8 @@ class Server:
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE_ROOT), env.get("PYTHONPATH")]))
     # No PYTHONUNBUFFERED: stdout is a pipe, so the ready line arrives only if minihs flushes it.
-    env.pop("PYTHONUNBUFFERED", None)
-    return env
+    return checkout_env(buffered_stdout=True)
 
 
 def _spawn(cwd: Path, *args: str) -> subprocess.Popen:

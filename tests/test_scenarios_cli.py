@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import select
 import subprocess
 import sys
-from pathlib import Path
 
-import minihs
+from subprocess_env import checkout_env
 
-SOURCE_ROOT = Path(minihs.__file__).resolve().parent.parent
 TIMEOUT_S = 60
 
 WORLD = """\
@@ -32,10 +29,7 @@ messages:
 
 
 def env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE_ROOT), env.get("PYTHONPATH")]))
-    env.pop("PYTHONUNBUFFERED", None)  # the lines must arrive because minihs flushes them
-    return env
+    return checkout_env(buffered_stdout=True)  # the lines must arrive because minihs flushes them
 
 
 def get(port: int, path: str, token: str) -> dict:
