@@ -247,6 +247,14 @@ async def hs(make_homeserver) -> MatrixTestClient:
     return await make_homeserver()
 
 
+@pytest.fixture
+async def hs_admin_off(make_homeserver) -> MatrixTestClient:
+    """A fresh homeserver as ``hs``, but with the admin API off (the testing profile's on)."""
+    config = test_config()
+    config.enable_admin_api = False
+    return await make_homeserver(config)
+
+
 # --- the Python API: minihs in its own thread, as other projects' tests run it --------------
 
 

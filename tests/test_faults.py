@@ -13,7 +13,7 @@ import time
 import aiohttp
 import pytest
 
-from conftest import quote, test_config
+from conftest import quote
 from minihs.domain.faults import FIELDS, FaultRules
 from minihs.domain.path_patterns import compile_pattern
 from minihs.spec.errors import MatrixError
@@ -281,10 +281,8 @@ async def test_a_body_that_is_not_a_json_object_is_refused(hs):
     assert (await hs.request("POST", FAULTS, json=[1], expect=400))["errcode"] == "M_BAD_JSON"
 
 
-async def test_the_fault_endpoints_do_not_exist_without_the_admin_api(make_homeserver):
-    config = test_config()
-    config.enable_admin_api = False
-    hs = await make_homeserver(config)
+async def test_the_fault_endpoints_do_not_exist_without_the_admin_api(hs_admin_off):
+    hs = hs_admin_off
     body = await hs.request("POST", FAULTS, json={"method": "*", "path": "/*", "status": 500},
                             expect=404)
     assert body["errcode"] == "M_UNRECOGNIZED"

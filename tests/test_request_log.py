@@ -262,10 +262,8 @@ async def test_without_the_log_the_endpoints_answer_an_empty_log(make_homeserver
     assert await hs.request("DELETE", REQUESTS) == {}
 
 
-async def test_the_log_endpoints_do_not_exist_without_the_admin_api(make_homeserver):
-    config = test_config()
-    config.enable_admin_api = False
-    hs = await make_homeserver(config)
+async def test_the_log_endpoints_do_not_exist_without_the_admin_api(hs_admin_off):
+    hs = hs_admin_off
     assert (await hs.request("GET", REQUESTS, expect=404))["errcode"] == "M_UNRECOGNIZED"
 
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import database_thread_held, test_config, until
+from conftest import database_thread_held, until
 from joined_pairs import index_pairs, stored_joined_pairs
 
 from minihs.api.admin import RESET_PATH
@@ -154,10 +154,8 @@ def test_the_limit_on_snapshots_is_one_hundred():
     assert snapshots_module.MAX_SNAPSHOTS == 100
 
 
-async def test_the_snapshot_endpoints_do_not_exist_when_the_admin_api_is_off(make_homeserver):
-    config = test_config()
-    config.enable_admin_api = False
-    hs = await make_homeserver(config)
+async def test_the_snapshot_endpoints_do_not_exist_when_the_admin_api_is_off(hs_admin_off):
+    hs = hs_admin_off
     for method, path in (
         ("GET", SNAPSHOTS),
         ("PUT", snapshot_path("s")),
