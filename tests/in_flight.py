@@ -34,6 +34,15 @@ class Churn:
     errors: list[BaseException] = field(default_factory=list)
 
 
+def assert_served_throughout(churn: Churn) -> None:
+    """What a hammering test asks of the churners' answers: no 5xx, no churning thread ended by
+    an exception, and requests on both sides of a swap (401: a token the swap took away; 200:
+    work done)."""
+    assert churn.errors == []
+    assert [s for s in churn.statuses if s >= 500] == []
+    assert 401 in churn.statuses and 200 in churn.statuses
+
+
 async def index_matches_database(homeserver) -> bool:
     """Compare with no request in flight: the gate, held alone, keeps them out meanwhile."""
     async with homeserver.gate.exclusive():
