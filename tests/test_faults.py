@@ -374,16 +374,23 @@ def test_python_api_drop_closes_the_connection(fresh):
     assert rule["matched"] == 1
 
 
-def test_python_api_list_remove_and_clear(fresh):
+def test_python_api_removing_one_rule_leaves_the_others(fresh):
     first = fresh.add_fault("GET", "/sync", status=500)
     second = fresh.add_fault("*", "/*", delay_ms=5, times=4)
     assert [rule["id"] for rule in fresh.faults()] == [first["id"], second["id"]]
     fresh.remove_fault(first["id"])
     assert fresh.faults() == [second]
-    with pytest.raises(MatrixError):
+    with pytest.raises(MatrixError) as refused:
         fresh.remove_fault(first["id"])
+    assert (refused.value.status, refused.value.errcode) == (404, "M_NOT_FOUND")
+
+
+def test_python_api_clearing_removes_every_rule(fresh):
+    fresh.add_fault("GET", "/_matrix/client/versions", status=500)
+    fresh.add_fault("*", "/*", delay_ms=5, times=4)
     fresh.clear_faults()
     assert fresh.faults() == []
+    fresh.request("GET", "/_matrix/client/versions")  # served, not faulted
 
 
 def test_python_api_a_reset_clears_the_rules(fresh):

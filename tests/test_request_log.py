@@ -404,11 +404,16 @@ def test_python_api_admin_requests_are_not_recorded(fresh):
     assert [entry["path"] for entry in fresh.requests()] == ["/_matrix/client/versions"]
 
 
-def test_python_api_clear_and_reset_empty_the_log(fresh):
+def test_python_api_clearing_empties_the_log_and_keeps_the_mark(fresh):
     fresh.request("GET", "/_matrix/client/versions")
     mark = fresh.request_log_mark()
     fresh.clear_request_log()
     assert fresh.requests() == [] and fresh.request_log_mark() == mark
+    fresh.request("GET", "/_matrix/client/versions")
+    assert [entry["id"] for entry in fresh.requests()] == [mark + 1]
+
+
+def test_python_api_a_reset_empties_the_log(fresh):
     fresh.request("GET", "/_matrix/client/versions")
     fresh.reset()
     assert fresh.requests() == []
