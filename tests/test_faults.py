@@ -257,6 +257,8 @@ BAD_RULES = [
     ({"method": "PUT", "path": SEND, "status": "429"}, "status"),
     ({"method": "PUT", "path": SEND, "status": 429, "errcode": "LIMIT"}, "errcode"),
     ({"method": "PUT", "path": SEND, "errcode": "M_X", "delay_ms": 1}, "errcode"),
+    ({"method": "PUT", "path": SEND, "error": "why", "delay_ms": 1}, "error"),
+    ({"method": "PUT", "path": SEND, "retry_after_ms": 5, "delay_ms": 1}, "retry_after_ms"),
     ({"method": "PUT", "path": SEND, "status": 429, "retry_after_ms": -1}, "retry_after_ms"),
     ({"method": "PUT", "path": SEND, "delay_ms": 600_001}, "delay_ms"),
     ({"method": "PUT", "path": SEND, "delay_ms": True}, "delay_ms"),
