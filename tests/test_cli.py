@@ -299,6 +299,16 @@ def test_help_shows_the_defaults_the_ready_line_and_the_exit_codes(tmp_path):
     assert "built-in defaults < the --testing profile < the --config file < the flags" in flat
 
 
+def test_the_readmes_flag_table_lists_every_flag_and_no_other(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    flags = set(re.findall(r"^  (--[a-z-]+)", capsys.readouterr().out, re.M)) - {"--help"}
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Running minihs\n", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| `(--[a-z-]+)", section, re.M)
+    assert sorted(listed) == sorted(flags)
+
+
 def test_version_prints_the_package_version(tmp_path):
     result = run_to_exit(tmp_path, "--version")
     assert (result.returncode, result.stdout) == (0, f"minihs {minihs.__version__}\n")
