@@ -206,6 +206,16 @@ async def database_thread_held(db):
         await holder
 
 
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait, giving the event loop its turns, until ``condition()`` holds (an assertion error
+    after ``timeout`` seconds): a test waits for what it needs, not for a guessed time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"still not true after {timeout} s"
+        await asyncio.sleep(0.001)
+
+
 def quote(text: str) -> str:
     from urllib.parse import quote as _quote
 
@@ -235,6 +245,14 @@ def make_homeserver(aiohttp_client) -> Callable[..., Awaitable[MatrixTestClient]
 @pytest.fixture
 async def hs(make_homeserver) -> MatrixTestClient:
     return await make_homeserver()
+
+
+@pytest.fixture
+async def hs_admin_off(make_homeserver) -> MatrixTestClient:
+    """A fresh homeserver as ``hs``, but with the admin API off (the testing profile's on)."""
+    config = test_config()
+    config.enable_admin_api = False
+    return await make_homeserver(config)
 
 
 # --- the Python API: minihs in its own thread, as other projects' tests run it --------------

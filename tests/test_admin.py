@@ -41,10 +41,8 @@ async def test_reset_forgets_rooms_and_the_joined_rooms_index(hs):
     assert (await hs.join(bob, room, expect=404))["errcode"] == "M_NOT_FOUND"
 
 
-async def test_reset_does_not_exist_when_disabled(make_homeserver):
-    config = test_config()  # the testing profile turns it on; turn it off again
-    config.enable_admin_api = False
-    hs = await make_homeserver(config)
+async def test_reset_does_not_exist_when_disabled(hs_admin_off):
+    hs = hs_admin_off
     alice = await hs.register("alice")
     body = await hs.request("POST", RESET_PATH, expect=404)
     assert body["errcode"] == "M_UNRECOGNIZED"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PASSWORD, quote, test_config
+from conftest import PASSWORD, quote
 
 ADMIN = "/_minihs/admin"
 ROOT = Path(__file__).resolve().parent.parent
@@ -381,10 +381,8 @@ EVERY_PATH = [
 
 
 @pytest.mark.parametrize("path", EVERY_PATH)
-async def test_nothing_of_the_inspector_exists_when_the_admin_api_is_off(make_homeserver, path):
-    config = test_config()
-    config.enable_admin_api = False
-    hs = await make_homeserver(config)
+async def test_nothing_of_the_inspector_exists_when_the_admin_api_is_off(hs_admin_off, path):
+    hs = hs_admin_off
     response = await hs.http.get(path)
     assert response.status == 404
     assert (await response.json())["errcode"] == "M_UNRECOGNIZED"

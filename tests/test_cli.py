@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import select
 import signal
@@ -24,8 +23,8 @@ import pytest
 import minihs
 from minihs.__main__ import build_config, main, parse_args
 from minihs.config import Config, apply_testing_profile, load_config
+from subprocess_env import checkout_env
 
-SOURCE_ROOT = Path(minihs.__file__).resolve().parent.parent
 READY = re.compile(r"minihs listening on http://(127\.0\.0\.1):(\d+)")
 # Generous: only reached when the server never starts; a healthy start takes well under a second.
 START_TIMEOUT_S = 60
@@ -71,11 +70,8 @@ class Server:
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE_ROOT), env.get("PYTHONPATH")]))
     # No PYTHONUNBUFFERED: stdout is a pipe, so the ready line arrives only if minihs flushes it.
-    env.pop("PYTHONUNBUFFERED", None)
-    return env
+    return checkout_env(buffered_stdout=True)
 
 
 def _spawn(cwd: Path, *args: str) -> subprocess.Popen:
@@ -301,6 +297,16 @@ def test_help_shows_the_defaults_the_ready_line_and_the_exit_codes(tmp_path):
     for code in ("0", "1", "2"):
         assert re.search(rf"^  {code}  \S", text, re.M), code
     assert "built-in defaults < the --testing profile < the --config file < the flags" in flat
+
+
+def test_the_readmes_flag_table_lists_every_flag_and_no_other(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    flags = set(re.findall(r"^  (--[a-z-]+)", capsys.readouterr().out, re.M)) - {"--help"}
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Running minihs\n", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| `(--[a-z-]+)", section, re.M)
+    assert sorted(listed) == sorted(flags)
 
 
 def test_version_prints_the_package_version(tmp_path):

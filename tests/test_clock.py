@@ -277,6 +277,40 @@ def test_setting_the_clock_back_does_not_refill_a_rate_limit_window(server, cloc
     server.request("GET", MUTUAL_ROOMS, alice, params=params, expect=429)
 
 
+# --- what stays on real time, so that a frozen clock hangs no client ---------------------
+
+
+def test_a_long_poll_sync_ends_in_real_time_while_the_clock_is_frozen(server, clock):
+    alice = server.register_user("alice")
+    since = server.request("GET", f"{CLIENT}/sync", alice)["next_batch"]
+    clock.freeze()
+    # 50 ms of real time; on the frozen clock the wait would outlast the helper's own timeout.
+    body = server.request("GET", f"{CLIENT}/sync", alice, params={"since": since, "timeout": "50"})
+    assert body["next_batch"] == since
+
+
+def test_a_typing_notification_expires_in_real_time_while_the_clock_is_frozen(server, clock):
+    alice = server.register_user("alice")
+    room_id = server.create_room(alice)
+    since = server.request("GET", f"{CLIENT}/sync", alice)["next_batch"]
+    clock.freeze()
+    server.request("PUT", f"{CLIENT}/rooms/{quote(room_id)}/typing/{quote(alice.user_id)}", alice,
+                   json_body={"typing": True, "timeout": 100})
+    # Each long poll answers at the next change: the typing, then its expiry (on the frozen
+    # clock, never: the polls would time out with nothing).
+    typing_seen = []
+    for _ in range(2):
+        sync = server.request("GET", f"{CLIENT}/sync", alice,
+                              params={"since": since, "timeout": "10000"})
+        since = sync["next_batch"]
+        ephemeral = sync.get("rooms", {}).get("join", {}).get(room_id, {}).get("ephemeral", {})
+        typing_seen += [event["content"]["user_ids"] for event in ephemeral.get("events", [])
+                        if event["type"] == "m.typing"]
+        if [] in typing_seen:
+            break
+    assert typing_seen[-1:] == [[]], typing_seen
+
+
 # --- bad values --------------------------------------------------------------------------
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 import yaml
 
-from minihs.config import Config, ConfigError, config_from_dict, load_config
+from minihs.config import Config, ConfigError, RateLimit, config_from_dict, load_config
 
 SAMPLE = Path(__file__).resolve().parent.parent / "config.sample.yaml"
 
@@ -349,3 +350,62 @@ def test_config_errors_are_one_line(tmp_path):
         with pytest.raises(ConfigError) as info:
             load_config(write(tmp_path, text))
         assert "\n" not in str(info.value)
+
+
+# --- README.md's configuration table ------------------------------------------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _readme_table() -> dict[str, str]:
+    """The table under README's "Configuration": each key it names (dotted) -> its default as
+    the table shows it. A row may name several keys of one section (`listen.host`, `port`) and
+    give their defaults in the same order; a rate limit's row is the limit as a whole."""
+    section = README.read_text(encoding="utf-8").split("\n## Configuration\n", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    table = {}
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        key_cell, default_cell = [cell.strip() for cell in line.strip("|").split("|")][:2]
+        keys = re.findall(r"`([a-z0-9_.]+)`", key_cell)
+        prefix = keys[0].rpartition(".")[0]
+        keys = [key if "." in key or not prefix else f"{prefix}.{key}" for key in keys]
+        defaults = re.findall(r"`([^`]*)`", default_cell) or [default_cell]
+        if len(keys) > 1:
+            assert len(defaults) == len(keys), line
+        table.update(zip(keys, defaults if len(keys) > 1 else [default_cell.strip("`")]))
+    return table
+
+
+def _as_in_the_table(value: Any) -> str:
+    if isinstance(value, RateLimit):
+        return f"{value.per_second:g}/s, burst {value.burst}"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value:
+        return value
+    return json.dumps(value)
+
+
+def _documented_keys() -> dict[str, Any]:
+    """Every key the table should name, with its default: the leaves, and each rate limit."""
+    keys = {}
+    for key, default in _fields(Config()):
+        if key.startswith("rate_limits.") and key.count(".") == 2:
+            continue  # enabled, per_second, burst: described once below the table
+        if not dataclasses.is_dataclass(default) or isinstance(default, RateLimit):
+            keys[key] = default
+    return keys
+
+
+def test_the_readmes_configuration_table_names_every_key_and_no_other():
+    assert sorted(_readme_table()) == sorted(_documented_keys())
+
+
+def test_the_readmes_configuration_table_gives_every_default_as_the_code_has_it():
+    table = _readme_table()
+    wrong = {key: (table[key], _as_in_the_table(default))
+             for key, default in _documented_keys().items()
+             if key in table and table[key] != _as_in_the_table(default)}
+    assert wrong == {}

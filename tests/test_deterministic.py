@@ -172,6 +172,29 @@ def test_after_a_reset_the_same_requests_get_the_same_bytes_again(seeded, reset)
     assert_same_answers(before, run_sequence(seeded))
 
 
+def _restore_by_python(server: MinihsServer, name: str) -> None:
+    server.restore(name)
+
+
+def _restore_by_http(server: MinihsServer, name: str) -> None:
+    server.request("POST", f"/_minihs/admin/snapshots/{name}/restore", json_body={})
+
+
+@pytest.mark.parametrize("restore", [_restore_by_python, _restore_by_http], ids=["python", "http"])
+def test_each_restore_of_a_snapshot_gets_the_same_bytes_for_the_same_requests(seeded, restore):
+    # What a seeded suite does before each test: restore its world, then run the test.
+    seeded.reset()
+    seeded.snapshot("world")
+    try:
+        restore(seeded, "world")
+        first = run_sequence(seeded)
+        seeded.clock.advance(5_000)  # frozen in the snapshot: the restore puts it back
+        restore(seeded, "world")
+        assert_same_answers(first, run_sequence(seeded))
+    finally:
+        seeded.delete_snapshot("world")
+
+
 # --- the clock in deterministic mode -------------------------------------------------------
 
 

@@ -8,7 +8,6 @@ entry point), without importing every other plugin installed here.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -16,8 +15,8 @@ import sys
 from pathlib import Path
 
 from prerequisites import prerequisite_missing
+from subprocess_env import REPO, checkout_env
 
-REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 RUN_TIMEOUT_S = 120
 
@@ -29,10 +28,7 @@ def _copy(example: str, tmp_path: Path) -> Path:
 def _environment() -> dict[str, str]:
     """This checkout's minihs, whether or not it is installed; nothing inherited that would
     change how the example runs."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MINIHS_", "PYTEST_"))}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
+    return dict(checkout_env(clean=True), PYTHONDONTWRITEBYTECODE="1")
 
 
 def test_the_pytest_example_project_passes(tmp_path):

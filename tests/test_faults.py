@@ -13,7 +13,7 @@ import time
 import aiohttp
 import pytest
 
-from conftest import quote, test_config
+from conftest import quote
 from minihs.domain.faults import FIELDS, FaultRules
 from minihs.domain.path_patterns import compile_pattern
 from minihs.spec.errors import MatrixError
@@ -257,6 +257,8 @@ BAD_RULES = [
     ({"method": "PUT", "path": SEND, "status": "429"}, "status"),
     ({"method": "PUT", "path": SEND, "status": 429, "errcode": "LIMIT"}, "errcode"),
     ({"method": "PUT", "path": SEND, "errcode": "M_X", "delay_ms": 1}, "errcode"),
+    ({"method": "PUT", "path": SEND, "error": "why", "delay_ms": 1}, "error"),
+    ({"method": "PUT", "path": SEND, "retry_after_ms": 5, "delay_ms": 1}, "retry_after_ms"),
     ({"method": "PUT", "path": SEND, "status": 429, "retry_after_ms": -1}, "retry_after_ms"),
     ({"method": "PUT", "path": SEND, "delay_ms": 600_001}, "delay_ms"),
     ({"method": "PUT", "path": SEND, "delay_ms": True}, "delay_ms"),
@@ -281,10 +283,8 @@ async def test_a_body_that_is_not_a_json_object_is_refused(hs):
     assert (await hs.request("POST", FAULTS, json=[1], expect=400))["errcode"] == "M_BAD_JSON"
 
 
-async def test_the_fault_endpoints_do_not_exist_without_the_admin_api(make_homeserver):
-    config = test_config()
-    config.enable_admin_api = False
-    hs = await make_homeserver(config)
+async def test_the_fault_endpoints_do_not_exist_without_the_admin_api(hs_admin_off):
+    hs = hs_admin_off
     body = await hs.request("POST", FAULTS, json={"method": "*", "path": "/*", "status": 500},
                             expect=404)
     assert body["errcode"] == "M_UNRECOGNIZED"
@@ -376,16 +376,23 @@ def test_python_api_drop_closes_the_connection(fresh):
     assert rule["matched"] == 1
 
 
-def test_python_api_list_remove_and_clear(fresh):
+def test_python_api_removing_one_rule_leaves_the_others(fresh):
     first = fresh.add_fault("GET", "/sync", status=500)
     second = fresh.add_fault("*", "/*", delay_ms=5, times=4)
     assert [rule["id"] for rule in fresh.faults()] == [first["id"], second["id"]]
     fresh.remove_fault(first["id"])
     assert fresh.faults() == [second]
-    with pytest.raises(MatrixError):
+    with pytest.raises(MatrixError) as refused:
         fresh.remove_fault(first["id"])
+    assert (refused.value.status, refused.value.errcode) == (404, "M_NOT_FOUND")
+
+
+def test_python_api_clearing_removes_every_rule(fresh):
+    fresh.add_fault("GET", "/_matrix/client/versions", status=500)
+    fresh.add_fault("*", "/*", delay_ms=5, times=4)
     fresh.clear_faults()
     assert fresh.faults() == []
+    fresh.request("GET", "/_matrix/client/versions")  # served, not faulted
 
 
 def test_python_api_a_reset_clears_the_rules(fresh):

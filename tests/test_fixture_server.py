@@ -6,23 +6,20 @@ Also checks that the subprocess recipes in README.md ("Using minihs in your test
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from minihs.testing import MinihsHTTPError, MinihsServer, MinihsUser, testing_config
 from prerequisites import prerequisite_missing
-
-REPO = Path(__file__).resolve().parent.parent
+from readme_recipes import recipe
+from subprocess_env import checkout_env
 
 
 # --- lifetime ------------------------------------------------------------------------------
@@ -260,26 +257,14 @@ async def test_an_async_client_on_the_callers_loop_can_use_it(fresh):
 # --- the subprocess recipes in README.md ("Using minihs in your tests") ---------------
 
 
-def _recipe(name: str) -> str:
-    """The code block that follows ``<!-- recipe: NAME -->`` in the docs."""
-    docs = REPO / "README.md"
-    text = docs.read_text(encoding="utf-8")
-    match = re.search(rf"<!-- recipe: {re.escape(name)} -->\s*```[a-z]*\n(.*?)```", text, re.S)
-    assert match, f"no recipe {name!r} in {docs}"
-    return match.group(1)
-
-
 def _recipe_env() -> dict[str, str]:
     """``python`` is this interpreter, and minihs importable without being installed."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return env
+    return checkout_env(python_first=True)
 
 
 def test_the_shell_recipe_waits_for_the_ready_line_and_resets(tmp_path):
     script = tmp_path / "run-tests.sh"
-    script.write_text(_recipe("run-tests.sh"))
+    script.write_text(recipe("run-tests.sh"))
     # minihs shares the script's stderr pipe: run() returns only once minihs has exited too.
     done = subprocess.run(
         ["bash", str(script)], env=_recipe_env(), capture_output=True, text=True, timeout=60
@@ -292,8 +277,8 @@ def test_the_shell_recipe_waits_for_the_ready_line_and_resets(tmp_path):
 def test_the_node_recipe_starts_resets_and_stops_minihs(tmp_path):
     if shutil.which("node") is None:
         prerequisite_missing("node is not installed (the README's Node.js recipe needs it)")
-    (tmp_path / "minihs.js").write_text(_recipe("minihs.js"))
-    (tmp_path / "example.test.js").write_text(_recipe("example.test.js"))
+    (tmp_path / "minihs.js").write_text(recipe("minihs.js"))
+    (tmp_path / "example.test.js").write_text(recipe("example.test.js"))
     done = subprocess.run(
         ["node", "--test", "example.test.js"],
         cwd=tmp_path,

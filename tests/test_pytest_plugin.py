@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import ast
 import os
-import re
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from readme_recipes import recipe
 
 pytest_plugins = ["pytester"]
 
@@ -148,11 +148,7 @@ def test_a_project_using_the_fixtures_passes_under_xdist_with_a_server_per_worke
 
 
 def test_the_pytest_example_in_the_docs_passes(consumer):
-    docs = REPO / "README.md"
-    text = docs.read_text(encoding="utf-8")
-    example = re.search(r"<!-- recipe: test_chat.py -->\s*```python\n(.*?)```", text, re.S)
-    assert example, "no pytest example in the docs"
-    consumer.makepyfile(test_chat=example.group(1))
+    consumer.makepyfile(test_chat=recipe("test_chat.py"))
     result = consumer.runpytest_inprocess("-p", "minihs", "-p", "asyncio", "test_chat.py")
     result.assert_outcomes(passed=3)
 

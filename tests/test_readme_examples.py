@@ -8,7 +8,6 @@ every recipe there is run by some test (the last test here checks that none is f
 
 from __future__ import annotations
 
-import os
 import re
 import runpy
 import shutil
@@ -23,10 +22,10 @@ import yaml  # noqa: F401
 
 from prerequisites import prerequisite_missing
 from readme_recipes import recipe, recipe_names
+from subprocess_env import checkout_env
 
 pytest_plugins = ["pytester"]
 
-REPO = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT_S = 60
 
 SCRIPTS = {
@@ -55,11 +54,7 @@ def _write(folder: Path, *names: str) -> None:
 
 def _subprocess_env() -> dict[str, str]:
     """``python`` is this interpreter, and minihs this checkout's, installed or not."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MINIHS_", "PYTEST_"))}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env["MINIHS_PYTHON"] = sys.executable
-    return env
+    return dict(checkout_env(clean=True, python_first=True), MINIHS_PYTHON=sys.executable)
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))

@@ -1,20 +1,18 @@
 """``python -m minihs --scenario FILE``, run as a subprocess: the ID map on the line after the
 ready line (and in ``--scenario-out``), and exit 2 with the line and the rule for a scenario
-that breaks one."""
+that breaks one; exit 2 too, before anything starts (``main()`` in this process), for a
+scenario file that cannot be read or a ``--scenario-out`` without ``--scenario``."""
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
 import select
 import subprocess
 import sys
-from pathlib import Path
 
-import minihs
+from subprocess_env import checkout_env
 
-SOURCE_ROOT = Path(minihs.__file__).resolve().parent.parent
 TIMEOUT_S = 60
 
 WORLD = """\
@@ -32,10 +30,7 @@ messages:
 
 
 def env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE_ROOT), env.get("PYTHONPATH")]))
-    env.pop("PYTHONUNBUFFERED", None)  # the lines must arrive because minihs flushes them
-    return env
+    return checkout_env(buffered_stdout=True)  # the lines must arrive because minihs flushes them
 
 
 def get(port: int, path: str, token: str) -> dict:
@@ -94,4 +89,22 @@ def test_the_command_line_exits_2_naming_the_line_and_rule_a_scenario_breaks(tmp
         "minihs: scenario refused: M_FORBIDDEN: world.yaml line 8: rooms.den.members.joined[0]: "
         "bob cannot join den (invite-only: list them as {user: bob, invited_by: <a member>}): "
         "You are not invited to this room."
+    )
+
+
+def test_a_scenario_file_that_cannot_be_read_exits_2_naming_it(tmp_path, capsys):
+    from minihs.__main__ import main
+
+    missing = tmp_path / "nowhere.yaml"
+    assert main(["--testing", "--port", "0", "--scenario", str(missing)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and f"--scenario: cannot read {missing}" in error
+
+
+def test_scenario_out_without_a_scenario_exits_2_saying_so(capsys):
+    from minihs.__main__ import main
+
+    assert main(["--testing", "--port", "0", "--scenario-out", "ids.json"]) == 2
+    assert capsys.readouterr().err == (
+        "minihs: configuration error: --scenario-out: needs --scenario\n"
     )

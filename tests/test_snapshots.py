@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import database_thread_held, test_config
+from conftest import database_thread_held, until
 from joined_pairs import index_pairs, stored_joined_pairs
 
 from minihs.api.admin import RESET_PATH
@@ -154,10 +154,8 @@ def test_the_limit_on_snapshots_is_one_hundred():
     assert snapshots_module.MAX_SNAPSHOTS == 100
 
 
-async def test_the_snapshot_endpoints_do_not_exist_when_the_admin_api_is_off(make_homeserver):
-    config = test_config()
-    config.enable_admin_api = False
-    hs = await make_homeserver(config)
+async def test_the_snapshot_endpoints_do_not_exist_when_the_admin_api_is_off(hs_admin_off):
+    hs = hs_admin_off
     for method, path in (
         ("GET", SNAPSHOTS),
         ("PUT", snapshot_path("s")),
@@ -404,7 +402,7 @@ async def test_a_restore_whose_caller_is_cancelled_still_completes_and_reopens(h
     homeserver = hs.homeserver
     async with database_thread_held(homeserver.db):
         restoring = asyncio.ensure_future(homeserver.restore_snapshot("s"))
-        await asyncio.sleep(0.01)
+        await until(lambda: homeserver.gate.closed)  # under way, stuck behind the held thread
         restoring.cancel()
     with pytest.raises(asyncio.CancelledError):
         await restoring

@@ -1,6 +1,7 @@
 """Tests of chat_client.ChatClient against a real homeserver: minihs, through its pytest plugin.
 
-The plugin comes with minihs (``pip install minihs``); its fixtures are all named ``minihs*``.
+The plugin comes with minihs (installed from its checkout: see README.md); its fixtures are
+all named ``minihs*``.
 """
 
 import pytest
