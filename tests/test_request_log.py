@@ -424,3 +424,9 @@ def test_python_api_without_the_log_it_is_empty():
         server.request("GET", "/_matrix/client/versions")
         assert server.requests() == [] and server.request_log_mark() == 0
         assert server.request("GET", REQUESTS)["enabled"] is False
+
+
+@pytest.mark.parametrize("limit", [0, -1, True, "10"])
+def test_python_api_a_limit_that_is_not_a_positive_integer_is_refused(fresh, limit):
+    with pytest.raises(ValueError, match="limit"):
+        fresh.requests(limit=limit)

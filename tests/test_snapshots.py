@@ -604,3 +604,10 @@ async def test_a_reset_forgets_the_fault_rules_and_the_request_log(hs):
     await hs.request("POST", RESET_PATH)
     assert (await hs.request("GET", FAULTS))["faults"] == []
     assert (await hs.request("GET", REQUESTS))["requests"] == []
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_a_name_that_is_a_dot_segment_is_refused_as_http_could_not_reach_it(fresh, name):
+    with pytest.raises(MatrixError) as refused:
+        fresh.snapshot(name)
+    assert refused.value.status == 400 and refused.value.errcode == "M_INVALID_PARAM"

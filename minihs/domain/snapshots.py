@@ -51,9 +51,13 @@ class Snapshot:
 
 
 def check_name(name: str) -> None:
-    if not isinstance(name, str) or NAME.fullmatch(name) is None:
+    # "." and ".." would be path segments that URL-normalising clients (curl, fetch, browsers)
+    # never send: a snapshot under such a name could be taken from Python but not reached
+    # over HTTP.
+    if not isinstance(name, str) or NAME.fullmatch(name) is None or name in (".", ".."):
         raise invalid_param(
-            f"snapshot names are 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-': {name!r:.80}"
+            f"snapshot names are 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-', "
+            f"not '.' or '..': {name!r:.80}"
         )
 
 

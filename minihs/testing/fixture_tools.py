@@ -58,8 +58,8 @@ class FixtureTools:
     # --- snapshots -----------------------------------------------------------------------
 
     def snapshot(self, name: str) -> dict[str, Any]:
-        """Snapshot the whole server under ``name`` (1-64 of ``[A-Za-z0-9._-]``), replacing one
-        of that name: ``{"name", "taken_at_ms", "events"}``. Load the suite's world once, take
+        """Snapshot the whole server under ``name`` (1-64 of ``[A-Za-z0-9._-]``, not ``.`` or
+        ``..``), replacing one of that name: ``{"name", "taken_at_ms", "events"}``. Load the suite's world once, take
         a snapshot, and :meth:`restore` it before each test. Errors raise
         :class:`minihs.spec.errors.MatrixError` (``.status``, ``.errcode``), as the admin API
         answers them: 400 ``M_INVALID_PARAM`` for a bad name, 400 ``M_LIMIT_EXCEEDED`` past
@@ -186,6 +186,9 @@ class FixtureTools:
         """The requests the server answered after ``since`` (a mark), oldest first, as
         ``GET /_minihs/admin/requests`` lists them: ``path`` is a fault-rule pattern, the
         other filters are exact. Empty when ``request_log.enabled`` is off."""
+
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive integer, got {limit!r}")
 
         async def query(homeserver: Any) -> list[dict[str, Any]]:
             from minihs.domain.path_patterns import compile_pattern
