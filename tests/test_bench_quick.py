@@ -231,3 +231,23 @@ def test_the_request_log_benchmark_brackets_the_log_middleware():
         for kind in ("send", "send (429 fault)", "sync"):
             assert figures[setting][kind]["requests"] == 5
             assert 0 < figures[setting][kind]["median_us"] <= figures[setting][kind]["max_us"]
+
+
+def test_the_inspector_benchmark_times_every_call_of_the_page(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench_inspector.py"), "--quick", "--json",
+         str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())["results"]
+    assert figures["world"]["rooms"] == 100 and figures["world"]["logged_requests"] == 1_000
+    # Every call tests/test_inspector_scale.py checks, from the list both share.
+    sys.path.insert(0, str(REPO / "scripts"))
+    from benchkit.inspector_world import Targets, page_calls
+
+    assert list(figures["calls"]) == list(page_calls(Targets.names_only()))
+    for call, row in figures["calls"].items():
+        assert row["n"] == 5 and 0 < row["median"] <= row["max"], call
+        assert row["bytes"] > 0, call
