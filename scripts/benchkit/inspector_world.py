@@ -72,6 +72,7 @@ def page_calls(targets: Targets) -> dict[str, tuple[str, str | None]]:
         # Scrolled to the end: the token of the page before the last (rooms are newest first).
         "rooms, the last page": (f"{ADMIN}/rooms?limit={PAGE}&from={encode_token(PAGE + 1)}",
                                  "rooms"),
+        # A search nothing matches looks at every room before it answers an empty page.
         "rooms, searched for nothing": (f"{ADMIN}/rooms?limit={PAGE}&search=nowhere", "rooms"),
         "one room": (r, None),
         "members": (f"{r}/members?limit={PAGE}", "members"),
@@ -82,6 +83,8 @@ def page_calls(targets: Targets) -> dict[str, tuple[str, str | None]]:
         "requests, newest": (requests, "requests"),
         "requests, older": (f"{requests}&before={targets.logged // 2}", "requests"),
         "requests, filtered": (f"{requests}&user=@someone7:localhost", "requests"),
+        # A filter nothing matches reads the whole log before it answers an empty page.
+        "requests, filtered to nothing": (f"{requests}&user=@nobody:localhost", "requests"),
         "one request": (f"{ADMIN}/requests/{targets.logged}", None),
         "faults": (f"{ADMIN}/faults", "faults"),
         "snapshots": (f"{ADMIN}/snapshots", "snapshots"),
