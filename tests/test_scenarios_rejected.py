@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from urllib.parse import quote
 
 import pytest
@@ -292,21 +293,28 @@ def test_requests_during_a_load_see_all_of_the_scenario_or_none_of_it(loader):
         "rooms": {f"r{i}": {"creator": "alice", "alias": f"r{i}"} for i in range(rooms)},
     }
     done = threading.Event()
-    seen = []
+    seen = []  # (probe sent, probe answered, first room there, last room there)
 
     def watch() -> None:
         while not done.is_set():
-            seen.append((alias_exists(loader.server, "#r0:localhost"),
-                         alias_exists(loader.server, f"#r{rooms - 1}:localhost")))
+            sent = time.monotonic()
+            first = alias_exists(loader.server, "#r0:localhost")
+            last = alias_exists(loader.server, f"#r{rooms - 1}:localhost")
+            seen.append((sent, time.monotonic(), first, last))
 
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
+        load_started = time.monotonic()
         loader.load(scenario, "json")
+        load_ended = time.monotonic()
     finally:
         done.set()
         watcher.join()
-    assert (True, False) not in seen  # the first room without the last: half a scenario
+    # A probe was in flight while the load ran (else the check below would prove nothing)...
+    assert any(sent < load_ended and answered > load_started for sent, answered, _, _ in seen)
+    # ...and no probe saw the first room without the last: half a scenario.
+    assert not any(first and not last for _, _, first, last in seen)
 
 
 # --- the admin endpoint itself -------------------------------------------------------------
